@@ -1,0 +1,1 @@
+"""What both fakes share: store, clock, ids, journal, admin routes, serving."""

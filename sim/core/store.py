@@ -1,0 +1,324 @@
+"""Tenant-keyed state on SQLAlchemy Core tables.
+
+One generic `records` table holds every entity of every tenant; its few
+typed columns (`key`, `alt`, `active`, `changed_at`, `num`) carry what must
+be indexed (names, SKUs, tokens, change times) and `data` holds the JSON
+body. In-memory SQLite by default, a file to survive restarts.
+
+The fakes serve requests on one event loop and never await inside a
+transaction, so one connection is enough and a request's writes are one
+transaction: a failing request rolls back whole.
+"""
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
+                        create_engine, delete, func, insert, literal, select, update)
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import StaticPool
+
+from . import jsonutil
+
+SERVER = "_server"
+"""The scope of what belongs to no tenant: apps, sign-in users, tokens."""
+
+metadata = MetaData()
+
+tenants = Table(
+    "tenants", metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("name", String, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+records = Table(
+    "records", metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("num", Integer),
+    Column("version", Integer, nullable=False),
+    Column("key", String),
+    Column("alt", String),
+    Column("active", Boolean, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("changed_at", Float),
+    Column("data", Text, nullable=False),
+)
+Index("ix_records_key", records.c.tenant, records.c.entity, records.c.key)
+Index("ix_records_alt", records.c.tenant, records.c.entity, records.c.alt)
+Index("ix_records_num", records.c.tenant, records.c.entity, records.c.num)
+Index("ix_records_changed", records.c.tenant, records.c.entity, records.c.changed_at)
+
+counters = Table(
+    "counters", metadata,
+    Column("tenant", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+_RECORD_COLS = ("entity", "id", "num", "version", "key", "alt", "active", "deleted", "changed_at", "data")
+
+
+@dataclass
+class Rec:
+    """One stored record; `data` is its JSON body as a dict."""
+
+    entity: str
+    id: str
+    data: dict[str, Any]
+    version: int = 0
+    key: str | None = None
+    alt: str | None = None
+    active: bool = True
+    deleted: bool = False
+    changed_at: float | None = None
+    num: int | None = field(default=None)
+
+    def row(self, tenant: str) -> dict[str, Any]:
+        num = self.num
+        if num is None and self.id.isdigit():
+            num = int(self.id)
+        return {"tenant": tenant, "entity": self.entity, "id": self.id, "num": num,
+                "version": self.version, "key": self.key, "alt": self.alt,
+                "active": self.active, "deleted": self.deleted,
+                "changed_at": self.changed_at, "data": jsonutil.dumps(self.data)}
+
+
+def _rec(row: Any) -> Rec:
+    return Rec(entity=row.entity, id=row.id, data=jsonutil.loads(row.data), version=row.version,
+               key=row.key, alt=row.alt, active=row.active, deleted=row.deleted,
+               changed_at=row.changed_at, num=row.num)
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, path: str | None = None) -> None:
+        url = f"sqlite:///{path}" if path else "sqlite://"
+        self.engine = create_engine(url, poolclass=StaticPool,
+                                    connect_args={"check_same_thread": False})
+        metadata.create_all(self.engine)
+        self.conn: Connection = self.engine.connect()
+        self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """One unit of work; nested calls join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            with self.conn.begin():
+                yield self.conn
+        finally:
+            self._depth = 0
+
+    # -- tenants -------------------------------------------------------
+    def create_tenant(self, tenant: str, kind: str, name: str, created_at: float,
+                      data: dict[str, Any] | None = None) -> None:
+        with self.tx() as c:
+            if c.execute(select(tenants.c.id).where(tenants.c.id == tenant)).first():
+                raise StoreError(f"tenant {tenant} exists")
+            c.execute(insert(tenants).values(id=tenant, kind=kind, name=name,
+                                             created_at=created_at, data=jsonutil.dumps(data or {})))
+
+    def tenant_info(self, tenant: str) -> dict[str, Any] | None:
+        with self.tx() as c:
+            row = c.execute(select(tenants).where(tenants.c.id == tenant)).first()
+        if row is None:
+            return None
+        return {"id": row.id, "kind": row.kind, "name": row.name, "created_at": row.created_at,
+                "data": jsonutil.loads(row.data)}
+
+    def set_tenant_data(self, tenant: str, data: dict[str, Any]) -> None:
+        with self.tx() as c:
+            c.execute(update(tenants).where(tenants.c.id == tenant).values(data=jsonutil.dumps(data)))
+
+    def tenant_ids(self, kind: str | None = None) -> list[str]:
+        q = select(tenants.c.id).order_by(tenants.c.created_at, tenants.c.id)
+        if kind:
+            q = q.where(tenants.c.kind == kind)
+        with self.tx() as c:
+            return [r.id for r in c.execute(q)]
+
+    def drop_tenant(self, tenant: str) -> None:
+        with self.tx() as c:
+            for table, col in ((records, records.c.tenant), (counters, counters.c.tenant),
+                               (tenants, tenants.c.id)):
+                c.execute(delete(table).where(col == tenant))
+
+    def fork_tenant(self, src: str, dst: str, name: str | None = None) -> None:
+        """Copy a tenant's every row under a new id, in SQL, without decoding."""
+        info = self.tenant_info(src)
+        if info is None:
+            raise StoreError(f"no tenant {src}")
+        with self.tx() as c:
+            c.execute(insert(tenants).values(id=dst, kind=info["kind"], name=name or info["name"],
+                                             created_at=info["created_at"],
+                                             data=jsonutil.dumps(info["data"])))
+            cols = [records.c[n] for n in _RECORD_COLS]
+            c.execute(insert(records).from_select(
+                ["tenant", *_RECORD_COLS],
+                select(literal(dst), *cols).where(records.c.tenant == src)))
+            c.execute(insert(counters).from_select(
+                ["tenant", "name", "value"],
+                select(literal(dst), counters.c.name, counters.c.value).where(counters.c.tenant == src)))
+
+    def reset(self) -> None:
+        with self.tx() as c:
+            for table in (records, counters, tenants):
+                c.execute(delete(table))
+
+    # -- export / import (snapshots, state dumps) ------------------------
+    def export(self, tenant: str | None = None) -> dict[str, Any]:
+        """Every row of one tenant (or all), in a stable order."""
+        def where(table: Table, col: Any) -> Any:
+            q = select(table)
+            return q.where(col == tenant) if tenant is not None else q
+        with self.tx() as c:
+            t_rows = [dict(r._mapping) for r in c.execute(where(tenants, tenants.c.id).order_by(tenants.c.id))]
+            r_rows = [dict(r._mapping) for r in c.execute(where(records, records.c.tenant).order_by(
+                records.c.tenant, records.c.entity, records.c.num, records.c.id))]
+            c_rows = [dict(r._mapping) for r in c.execute(where(counters, counters.c.tenant).order_by(
+                counters.c.tenant, counters.c.name))]
+        return {"tenants": t_rows, "records": r_rows, "counters": c_rows}
+
+    def import_(self, dump: dict[str, Any], tenant: str | None = None) -> None:
+        """Replace one tenant (or everything) with what `export` gave."""
+        with self.tx() as c:
+            if tenant is None:
+                self.reset()
+            else:
+                self.drop_tenant(tenant)
+            for table, key in ((tenants, "tenants"), (records, "records"), (counters, "counters")):
+                if dump[key]:
+                    c.execute(insert(table), dump[key])
+
+    # -- the tenant view ------------------------------------------------
+    def tenant(self, tenant: str) -> "TenantStore":
+        return TenantStore(self, tenant)
+
+
+class TenantStore:
+    """The store as one tenant sees it: every query carries its filter."""
+
+    def __init__(self, store: Store, tenant: str) -> None:
+        self.store = store
+        self.tenant = tenant
+
+    def _where(self, entity: str) -> Any:
+        return (records.c.tenant == self.tenant) & (records.c.entity == entity)
+
+    def get(self, entity: str, id: str) -> Rec | None:
+        with self.store.tx() as c:
+            row = c.execute(select(records).where(self._where(entity) & (records.c.id == id))).first()
+        return _rec(row) if row else None
+
+    def insert(self, rec: Rec) -> Rec:
+        with self.store.tx() as c:
+            c.execute(insert(records).values(**rec.row(self.tenant)))
+        return rec
+
+    def insert_many(self, recs: Iterable[Rec]) -> int:
+        rows = [r.row(self.tenant) for r in recs]
+        if rows:
+            with self.store.tx() as c:
+                c.execute(insert(records), rows)
+        return len(rows)
+
+    def replace(self, rec: Rec, expect_version: int | None = None) -> bool:
+        """Write `rec` over the stored one; False when `expect_version` is stale."""
+        cond = self._where(rec.entity) & (records.c.id == rec.id)
+        if expect_version is not None:
+            cond = cond & (records.c.version == expect_version)
+        values = rec.row(self.tenant)
+        for k in ("tenant", "entity", "id"):
+            values.pop(k)
+        with self.store.tx() as c:
+            return c.execute(update(records).where(cond).values(**values)).rowcount == 1
+
+    def remove(self, entity: str, id: str) -> bool:
+        with self.store.tx() as c:
+            return c.execute(delete(records).where(self._where(entity) & (records.c.id == id))).rowcount == 1
+
+    def find(self, entity: str, *, key: str | None = None, keys: Sequence[str] | None = None,
+             alt: str | None = None, ids: Sequence[str] | None = None,
+             active: bool | None = None, deleted: bool | None = False,
+             changed_since: float | None = None, num_range: tuple[Any, Any] | None = None,
+             order: str = "num", limit: int | None = None) -> list[Rec]:
+        """Records of `entity` filtered on the indexed columns."""
+        q = select(records).where(self._where(entity))
+        if key is not None:
+            q = q.where(records.c.key == key)
+        if keys is not None:
+            q = q.where(records.c.key.in_(list(keys)))
+        if alt is not None:
+            q = q.where(records.c.alt == alt)
+        if ids is not None:
+            q = q.where(records.c.id.in_(list(ids)))
+        if active is not None:
+            q = q.where(records.c.active == active)
+        if deleted is not None:
+            q = q.where(records.c.deleted == deleted)
+        if changed_since is not None:
+            q = q.where(records.c.changed_at >= changed_since)
+        if num_range is not None:
+            lo, hi = num_range
+            if lo is not None:
+                q = q.where(records.c.num >= lo)
+            if hi is not None:
+                q = q.where(records.c.num <= hi)
+        q = q.order_by(records.c.changed_at if order == "changed" else records.c.num, records.c.id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.store.tx() as c:
+            return [_rec(r) for r in c.execute(q)]
+
+    def count(self, entity: str, *, key: str | None = None, active: bool | None = None) -> int:
+        q = select(func.count()).select_from(records).where(self._where(entity) & (records.c.deleted == False))  # noqa: E712
+        if key is not None:
+            q = q.where(records.c.key == key)
+        if active is not None:
+            q = q.where(records.c.active == active)
+        with self.store.tx() as c:
+            return int(c.execute(q).scalar_one())
+
+    def next_id(self, name: str, start: int = 1) -> int:
+        """The next value of a per-tenant counter (`start` the first time)."""
+        with self.store.tx() as c:
+            cond = (counters.c.tenant == self.tenant) & (counters.c.name == name)
+            current = c.execute(select(counters.c.value).where(cond)).scalar()
+            if current is None:
+                c.execute(insert(counters).values(tenant=self.tenant, name=name, value=start))
+                return start
+            c.execute(update(counters).where(cond).values(value=current + 1))
+            return current + 1
+
+    def peek_id(self, name: str) -> int | None:
+        with self.store.tx() as c:
+            return c.execute(select(counters.c.value).where(
+                (counters.c.tenant == self.tenant) & (counters.c.name == name))).scalar()
+
+
+def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk

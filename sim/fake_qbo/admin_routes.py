@@ -1,0 +1,142 @@
+"""The fake QBO's own `/_sim` routes: apps, companies, users, grants."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from sim.core.context import SIM, SimContext
+from sim.core.http import AdminError, json_response, read_json_object, require_str
+
+from . import oauth, tenancy
+
+routes = web.RouteTableDef()
+
+
+def _ctx(request: web.Request) -> SimContext:
+    return request.app[SIM]
+
+
+@routes.post("/apps")
+async def create_app(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    body = await read_json_object(request)
+    with ctx.store.tx():
+        return json_response(tenancy.register_app(ctx, body), status=201)
+
+
+@routes.get("/apps")
+async def list_apps(request: web.Request) -> web.Response:
+    return json_response({"apps": [r.data for r in _ctx(request).server.find("App")]})
+
+
+@routes.get("/apps/{client_id}")
+async def get_app(request: web.Request) -> web.Response:
+    app = tenancy.get_app(_ctx(request), request.match_info["client_id"])
+    if app is None:
+        raise AdminError(404, "app_not_found", f"no app {request.match_info['client_id']}")
+    return json_response(app)
+
+
+@routes.patch("/apps/{client_id}")
+async def patch_app(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    body = await read_json_object(request)
+    with ctx.store.tx():
+        return json_response(tenancy.update_app(ctx, request.match_info["client_id"], body))
+
+
+@routes.post("/companies")
+async def create_company(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    body = await read_json_object(request)
+    with ctx.store.tx():
+        return json_response(tenancy.create_company(ctx, body), status=201)
+
+
+@routes.get("/companies")
+async def list_companies(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    out = []
+    for realm in ctx.store.tenant_ids(tenancy.KIND):
+        info = ctx.store.tenant_info(realm) or {}
+        out.append({"realm_id": realm, "name": info.get("name"),
+                    "subscription": info.get("data", {}).get("subscription")})
+    return json_response({"companies": out})
+
+
+@routes.post("/companies/{realm}/subscription")
+async def subscription(request: web.Request) -> web.Response:
+    """Suspend (or restore) a company's subscription: writes then fail with 6190."""
+    ctx = _ctx(request)
+    body = await read_json_object(request)
+    with ctx.store.tx():
+        return json_response(tenancy.set_subscription(ctx, request.match_info["realm"],
+                                                      require_str(body, "status") or ""))
+
+
+@routes.post("/companies/{realm}/users/revoke")
+async def revoke_user(request: web.Request) -> web.Response:
+    """A person loses access to a company: their grants there stop working (403, 120)."""
+    ctx = _ctx(request)
+    body = await read_json_object(request)
+    email = require_str(body, "email") or ""
+    with ctx.store.tx():
+        user = tenancy.revoke_user_access(ctx, request.match_info["realm"], email)
+    return json_response({"email": user["email"], "realms": user["realms"]})
+
+
+@routes.post("/companies/{realm}/users/grant")
+async def grant_user(request: web.Request) -> web.Response:
+    """Give a (new or existing) sign-in user access to a company."""
+    ctx = _ctx(request)
+    body = await read_json_object(request)
+    realm = request.match_info["realm"]
+    if not ctx.store.tenant_info(realm):
+        raise AdminError(404, "company_not_found", f"no company {realm}")
+    email = require_str(body, "email") or ""
+    with ctx.store.tx():
+        user = tenancy.ensure_user(ctx, body, realm, email)
+    return json_response({"email": user["email"], "password": user["password"], "sub": user["sub"],
+                          "realms": user["realms"]}, status=201)
+
+
+@routes.post("/companies/{realm}/revoke-tokens")
+async def revoke_tokens(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    with ctx.store.tx():
+        return json_response({"revoked_grants": oauth.revoke_for_realm(ctx, request.match_info["realm"])})
+
+
+@routes.post("/oauth/grant")
+async def grant(request: web.Request) -> web.Response:
+    """Skip the pages: consent as the company's user and get the redirect URL."""
+    ctx = _ctx(request)
+    body = await read_json_object(request)
+    client_id = require_str(body, "client_id") or ""
+    redirect_uri = require_str(body, "redirect_uri") or ""
+    scope = body.get("scope", oauth.ACCOUNTING)
+    realm = require_str(body, "realm_id", optional=True)
+    state = body.get("state")
+    try:
+        app = tenancy.get_app(ctx, client_id)
+        oauth.check_redirect(app, redirect_uri)
+        scopes = oauth.parse_scopes(scope if isinstance(scope, str) else None)
+    except oauth.OAuthError as exc:
+        raise AdminError(400, exc.error, exc.description or exc.error) from None
+    assert app is not None
+    if oauth.needs_company(scopes) and not realm:
+        raise AdminError(400, "bad_request", "'realm_id' is required for accounting scopes")
+    if realm and not ctx.store.tenant_info(realm):
+        raise AdminError(404, "company_not_found", f"no company {realm}")
+    email = require_str(body, "user_email", optional=True)
+    with ctx.store.tx():
+        user = tenancy.find_user(ctx, email) if email else next(
+            (u for u in ctx.server.find("User") if realm in u.data["realms"]), None)
+        if user is None or (realm and realm not in user.data["realms"]):
+            raise AdminError(404, "user_not_found", "no sign-in user with access to that company")
+        code = oauth.issue_code(ctx, app, user.id, realm, scopes, redirect_uri)
+    params = {"code": code, "state": state if isinstance(state, str) else None, "realmId": realm}
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    sep = "&" if "?" in redirect_uri else "?"
+    return json_response({"redirect_url": f"{redirect_uri}{sep}{query}", "code": code, "realm_id": realm})

@@ -1,0 +1,51 @@
+"""`create_app(config)`: the fake QBO as one aiohttp application."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sim.core.app import build_app
+from sim.core.context import Hooks, SimContext
+from sim.core.store import Store
+
+from . import admin_routes, api, oauth_routes, tenancy
+from .faults import qbo_faults, realm_of
+
+
+@dataclass
+class QboConfig:
+    seed: int | None = None
+    db: str | None = None
+    ready_made: bool = False
+    """Start with one app and one company (for people running `sim serve`)."""
+
+
+READY_APP = {"client_id": "ABfakeClientId0000000000000000000000000000000000",
+             "client_secret": "fakeClientSecret000000000000000000000000",
+             "redirect_uris": ["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"]}
+
+
+def _bootstrap(config: QboConfig):
+    def run(ctx: SimContext) -> None:
+        if not config.ready_made or tenancy.get_app(ctx, READY_APP["client_id"]):
+            return
+        with ctx.store.tx():
+            tenancy.register_app(ctx, dict(READY_APP))
+            ctx.extra["ready_company"] = tenancy.create_company(ctx, {"name": "Sandbox Company US 1"})
+    return run
+
+
+def _on_fork(ctx: SimContext, src: str, dst: str) -> dict[str, Any]:
+    return tenancy.grant_fork_access(ctx, src, dst)
+
+
+def create_app(config: QboConfig | None = None) -> web.Application:
+    config = config or QboConfig()
+    hooks = Hooks(new_tenant_id=tenancy.new_realm_id, bootstrap=_bootstrap(config), on_fork=_on_fork)
+    ctx = SimContext(kind=tenancy.KIND, store=Store(config.db), hooks=hooks, seed=config.seed)
+    app = build_app(ctx, tenant_of=realm_of, routes=[oauth_routes.routes, api.routes],
+                    admin_routes=[admin_routes.routes], middlewares=[qbo_faults, api.bearer_auth],
+                    tid_header="intuit_tid")
+    return app
