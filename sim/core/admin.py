@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
-import yaml
 from aiohttp import web
 
 from . import jsonutil
 from .clock import parse_iso
 from .context import SIM, SimContext
+from .openapi import spec_route
 from .http import AdminError, json_response, read_json_object, require_str
 from .store import SERVER
 
@@ -39,6 +39,7 @@ def create_admin_app(ctx: SimContext, extra: Iterable[web.RouteTableDef]) -> web
     for table in extra:
         app.add_routes(table)
     app.add_routes(routes)
+    app.add_routes(spec_route(_SPEC))
     return app
 
 
@@ -81,11 +82,6 @@ async def health(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     return json_response({"status": "ok", "kind": ctx.kind, "seed": ctx.seed,
                           "tenants": len(ctx.store.tenant_ids())})
-
-
-@routes.get("/openapi.json")
-async def admin_spec(request: web.Request) -> web.Response:
-    return json_response(yaml.safe_load(_SPEC.read_text()))
 
 
 @routes.post("/reset")

@@ -6,12 +6,18 @@ from typing import Any
 
 from aiohttp import web
 
+from pathlib import Path
+
 from sim.core.app import build_app
+from sim.core.openapi import spec_route
 from sim.core.context import Hooks, SimContext
 from sim.core.store import Store
 
 from . import admin_routes, api, oauth_routes, tenancy
 from .faults import qbo_faults, realm_of
+
+
+SPEC = Path(__file__).with_name("openapi.yaml")
 
 
 @dataclass
@@ -45,7 +51,7 @@ def create_app(config: QboConfig | None = None) -> web.Application:
     config = config or QboConfig()
     hooks = Hooks(new_tenant_id=tenancy.new_realm_id, bootstrap=_bootstrap(config), on_fork=_on_fork)
     ctx = SimContext(kind=tenancy.KIND, store=Store(config.db), hooks=hooks, seed=config.seed)
-    app = build_app(ctx, tenant_of=realm_of, routes=[oauth_routes.routes, api.routes],
+    app = build_app(ctx, tenant_of=realm_of, routes=[oauth_routes.routes, api.routes, spec_route(SPEC)],
                     admin_routes=[admin_routes.routes], middlewares=[qbo_faults, api.bearer_auth],
                     tid_header="intuit_tid")
     return app
