@@ -141,7 +141,8 @@ def _html(text: str, status: int = 200) -> web.Response:
 def _redirect(uri: str, **params: str | None) -> web.Response:
     query = urlencode({k: v for k, v in params.items() if v is not None})
     sep = "&" if "?" in uri else "?"
-    raise web.HTTPFound(f"{uri}{sep}{query}")
+    # Returned, not raised: raising inside a transaction would roll back the code just issued.
+    return web.Response(status=302, headers={"Location": f"{uri}{sep}{query}"})
 
 
 def _flow(ctx: SimContext, flow_id: Any) -> Rec:

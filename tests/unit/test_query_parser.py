@@ -423,14 +423,17 @@ def _noisy_text(q: Query, draw) -> str:
     elif isinstance(q.select, Count):
         out.append(kw("count") + "(" + gap() + "*" + gap() + ")")
     else:
-        out.append(("*" + gap() + "," + gap() if q.select.star else "") + ("," + gap()).join(q.select.names))
+        star = "*" + gap() + "," + gap() if q.select.star else ""
+        out.append(star + ("," + gap()).join(q.select.names))
     out += [kw("from"), q.entity]
     for i, c in enumerate(q.where):
         out.append(kw("where") if i == 0 else kw("and"))
         if c.op == "IN":
-            out.append(f"{c.path}{gap()}{kw('in')}{gap()}(" + ",".join(lit(v) for v in c.value) + ")")
+            values = ",".join(lit(v) for v in c.value)
+            out.append(f"{c.path}{gap()}{kw('in')}{gap()}({values})")
         else:
-            out.append(f"{c.path}{gap()}{kw(c.op) if c.op == 'LIKE' else c.op}{gap()}{lit(c.value)}")
+            op = kw(c.op) if c.op == "LIKE" else c.op
+            out.append(f"{c.path}{gap()}{op}{gap()}{lit(c.value)}")
     if q.order:
         out.append(kw(draw(st.sampled_from(["orderby", "order by", "order\nby"]))))
         keys = []
@@ -450,3 +453,16 @@ def _noisy_text(q: Query, draw) -> str:
 def test_parse_ignores_keyword_case_and_whitespace(q, data):
     text = _noisy_text(q, data.draw)
     assert parse(text) == q
+
+
+def test_ast_rejects_shapes_the_printer_cannot_express():
+    with pytest.raises(ValueError):
+        Fields((), star=True)
+    with pytest.raises(ValueError):
+        Cond("a", "!=", "x")
+    with pytest.raises(ValueError):
+        Cond("a", "IN", ())
+    with pytest.raises(ValueError):
+        Cond("a", "IN", "x")
+    with pytest.raises(ValueError):
+        Cond("a", "=", ("x",))

@@ -33,6 +33,11 @@ class Fields:
     names: tuple[str, ...]
     star: bool = False
 
+    def __post_init__(self) -> None:
+        # An empty list would print as "SELECT *, FROM" or collapse into Star.
+        if not self.names:
+            raise ValueError("Fields needs at least one name; use Star() for '*'")
+
 
 Select = Union[Star, Count, Fields]
 
@@ -44,6 +49,13 @@ class Cond:
     path: str
     op: str
     value: Value
+
+    def __post_init__(self) -> None:
+        # Guard hand-built ASTs so the printer never emits unparsable text.
+        if self.op not in OPERATORS:
+            raise ValueError(f"unknown operator {self.op!r}")
+        if (self.op == "IN") != isinstance(self.value, tuple) or self.value == ():
+            raise ValueError("IN takes a non-empty tuple of values; other operators a scalar")
 
 
 @dataclass(frozen=True)

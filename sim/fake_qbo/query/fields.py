@@ -104,7 +104,7 @@ def _literal_key(value: Scalar, ftype: FieldType, op: str) -> Any:
     if isinstance(value, bool):
         return value if ftype is FieldType.BOOL else MISSING
     if ftype is FieldType.BOOL:
-        return {"true": True, "false": False}.get(value.lower(), MISSING) if isinstance(value, str) else MISSING
+        return _to_bool(value)
     if ftype is FieldType.ID:
         as_int = _to_int(value)
         return MISSING if as_int is None else (0, as_int)
@@ -145,20 +145,18 @@ def record_text(raw: Any, ftype: FieldType) -> str | None:
     """Casefolded text a LIKE pattern runs against (a ref's value for REF)."""
     if raw is MISSING:
         return None
-    if ftype is FieldType.REF and isinstance(raw, Mapping):
-        raw = raw.get("value")
-    if raw is None or isinstance(raw, (bool, Mapping, list)):
-        return None
-    return str(raw).casefold()
+    if ftype is FieldType.REF:
+        raw = raw.get("value") if isinstance(raw, Mapping) else raw
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+    return raw.casefold() if isinstance(raw, str) else None
 
 
 def _record_key(raw: Any, ftype: FieldType) -> Any:
     if ftype in (FieldType.STRING, FieldType.ENUM):
         return raw.casefold() if isinstance(raw, str) else MISSING
     if ftype is FieldType.BOOL:
-        if isinstance(raw, bool):
-            return raw
-        return {"true": True, "false": False}.get(raw.lower(), MISSING) if isinstance(raw, str) else MISSING
+        return raw if isinstance(raw, bool) else _to_bool(raw)
     if ftype is FieldType.REF:
         raw = raw.get("value", MISSING) if isinstance(raw, Mapping) else raw
         return MISSING if raw is MISSING or raw is None else _id_key(raw)
@@ -199,6 +197,13 @@ def _id_key(raw: Any) -> Any:
     if isinstance(raw, str):
         return (1, raw.casefold())
     return MISSING
+
+
+def _to_bool(value: Any) -> Any:
+    """'true'/'false' in any case; anything else (numbers too) is not a bool."""
+    if not isinstance(value, str):
+        return MISSING
+    return {"true": True, "false": False}.get(value.strip().lower(), MISSING)
 
 
 def _to_int(value: Any) -> int | None:

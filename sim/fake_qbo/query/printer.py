@@ -39,8 +39,7 @@ def _select(select: Select) -> str:
 
 def _cond(cond: Cond) -> str:
     if cond.op == "IN":
-        values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
-        return f"{cond.path} IN ({', '.join(literal(v) for v in values)})"
+        return f"{cond.path} IN ({', '.join(literal(v) for v in cond.value)})"
     return f"{cond.path} {cond.op} {literal(cond.value)}"
 
 
