@@ -93,6 +93,7 @@ async def reset(request: web.Request) -> web.Response:
     ctx.clocks.reset()
     ctx.journal.clear()
     ctx.snapshots.clear()
+    ctx.faults.clear()
     return json_response({"reset": True, "tenants": ctx.store.tenant_ids()})
 
 
@@ -229,3 +230,32 @@ async def set_clock(request: web.Request) -> web.Response:
         if freeze is False:
             clock.unfreeze()
     return json_response(_clock_view(ctx, tenant))
+
+
+@routes.post("/faults")
+async def add_fault(request: web.Request) -> web.Response:
+    """Add a fault rule: `{"action": {...}, "method", "path", "tenant", "entity", "operation",
+    "times" | "every" | "probability" (+ "seed")}`."""
+    ctx = _ctx(request)
+    rule = ctx.faults.add(await read_json_object(request), ctx.hooks.error_presets)
+    return json_response(rule.to_dict(), status=201)
+
+
+@routes.get("/faults")
+async def list_faults(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    return json_response({"faults": [r.to_dict() for r in ctx.faults.rules],
+                          "error_presets": sorted(ctx.hooks.error_presets)})
+
+
+@routes.delete("/faults")
+async def clear_faults(request: web.Request) -> web.Response:
+    _ctx(request).faults.clear()
+    return json_response({"faults": []})
+
+
+@routes.delete("/faults/{rule}")
+async def delete_fault(request: web.Request) -> web.Response:
+    if not _ctx(request).faults.remove(request.match_info["rule"]):
+        raise AdminError(404, "fault_not_found", f"no fault rule {request.match_info['rule']}")
+    return json_response({"deleted": request.match_info["rule"]})

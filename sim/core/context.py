@@ -7,6 +7,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from .clock import Clock, Clocks
+from .faults import Classify, ErrorPreset, Faults
 from .ids import Secrets
 from .journal import Journal
 from .store import SERVER, Store, TenantStore
@@ -19,6 +20,10 @@ class Hooks:
     new_tenant_id: Callable[["SimContext"], str]
     bootstrap: Callable[["SimContext"], None] = lambda ctx: None
     on_fork: Callable[["SimContext", str, str], dict[str, Any]] = lambda ctx, src, dst: {}
+    classify: Classify = lambda request: (None, None)
+    """(entity, operation) of a request, for fault rules that match on them."""
+    error_presets: dict[str, ErrorPreset] = field(default_factory=dict)
+    """Named service-shaped errors that fault rules can answer with."""
 
 
 @dataclass
@@ -30,6 +35,7 @@ class SimContext:
     clocks: Clocks = field(default_factory=Clocks)
     journal: Journal = field(default_factory=Journal)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
     secrets: Secrets = field(init=False)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -14,6 +14,7 @@ from sim.core.context import Hooks, SimContext
 from sim.core.store import Store
 
 from . import admin_routes, api, oauth_routes, tenancy
+from .errors import PRESETS
 from .faults import qbo_faults, realm_of
 
 
@@ -47,11 +48,37 @@ def _on_fork(ctx: SimContext, src: str, dst: str) -> dict[str, Any]:
     return tenancy.grant_fork_access(ctx, src, dst)
 
 
+def _preset(make):
+    def raise_it(request: web.Request, action: dict[str, Any]) -> web.Response:
+        raise make()
+    return raise_it
+
+
+def classify(request: web.Request) -> tuple[str | None, str | None]:
+    """(entity, operation) of an API call, for fault rules: `read`, `query`, `batch`, `cdc`, or
+    the `operation` query parameter of a write (`write` when it has none)."""
+    parts = request.path.split("/")
+    if len(parts) < 5 or parts[1:3] != ["v3", "company"]:
+        return None, None
+    segment = parts[4].lower()
+    if segment in ("query", "batch", "cdc"):
+        return None, segment
+    entity = ENTITY_NAMES.get(segment, segment.capitalize())
+    if request.method == "GET":
+        return entity, "read"
+    return entity, request.query.get("operation", "write").lower()
+
+
+ENTITY_NAMES = {"companyinfo": "CompanyInfo", "creditmemo": "CreditMemo", "salesreceipt": "SalesReceipt",
+                "journalentry": "JournalEntry", "taxcode": "TaxCode", "billpayment": "BillPayment"}
+
+
 def create_app(config: QboConfig | None = None) -> web.Application:
     config = config or QboConfig()
-    hooks = Hooks(new_tenant_id=tenancy.new_realm_id, bootstrap=_bootstrap(config), on_fork=_on_fork)
+    hooks = Hooks(new_tenant_id=tenancy.new_realm_id, bootstrap=_bootstrap(config), on_fork=_on_fork,
+                  classify=classify, error_presets={k: _preset(v) for k, v in PRESETS.items()})
     ctx = SimContext(kind=tenancy.KIND, store=Store(config.db), hooks=hooks, seed=config.seed)
     app = build_app(ctx, tenant_of=realm_of, routes=[oauth_routes.routes, api.routes, spec_route(SPEC)],
-                    admin_routes=[admin_routes.routes], middlewares=[qbo_faults, api.bearer_auth],
+                    admin_routes=[admin_routes.routes], errors=qbo_faults, middlewares=[api.bearer_auth],
                     tid_header="intuit_tid")
     return app

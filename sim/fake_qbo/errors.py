@@ -81,3 +81,30 @@ def system_fault() -> QboFault:
                     "System Failure Error: An unexpected error occurred while accessing or saving your data. "
                     "Please wait a few minutes and try again. If the problem persists, contact customer support.",
                     status=500, type="SystemFault")
+
+
+def throttled() -> QboFault:
+    return QboFault("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                    "The request limit was reached.  Try again later", status=429)
+
+
+def stale_object(user: str = "another user") -> QboFault:
+    return QboFault("5010", "Stale Object Error",
+                    f"Stale Object Error : You and {user} were working on this at the same time. "
+                    f"{user} finished before you did, so your work was not saved.")
+
+
+def service_unavailable() -> QboFault:
+    return QboFault("10000", "Service Unavailable",
+                    "The service is temporarily unavailable. Please try again later.",
+                    status=503, type="SystemFault")
+
+
+PRESETS = {
+    "throttle": throttled,
+    "server_error": system_fault,
+    "unavailable": service_unavailable,
+    "expired_token": lambda: authentication_failed("Token expired: injected by a fault rule"),
+    "stale_object": stale_object,
+}
+"""The QBO answers a fault rule can give by name (`{"type": "error", "error": "throttle"}`)."""
