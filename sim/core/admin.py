@@ -94,6 +94,8 @@ async def reset(request: web.Request) -> web.Response:
     ctx.journal.clear()
     ctx.snapshots.clear()
     ctx.faults.clear()
+    if ctx.outbox is not None:
+        ctx.outbox.reset()
     return json_response({"reset": True, "tenants": ctx.store.tenant_ids()})
 
 
@@ -259,3 +261,65 @@ async def delete_fault(request: web.Request) -> web.Response:
     if not _ctx(request).faults.remove(request.match_info["rule"]):
         raise AdminError(404, "fault_not_found", f"no fault rule {request.match_info['rule']}")
     return json_response({"deleted": request.match_info["rule"]})
+
+
+def _outbox(ctx: SimContext):
+    if ctx.outbox is None:
+        raise AdminError(404, "not_found", "this fake sends no webhooks")
+    return ctx.outbox
+
+
+@routes.get("/webhooks")
+async def webhooks(request: web.Request) -> web.Response:
+    """What is queued, retrying (failed), delivered and dropped, newest last."""
+    ctx = _ctx(request)
+    return json_response(_outbox(ctx).summary(request.query.get("tenant")))
+
+
+@routes.post("/webhooks/pause")
+async def pause_webhooks(request: web.Request) -> web.Response:
+    _outbox(_ctx(request)).paused = True
+    return json_response({"paused": True})
+
+
+@routes.post("/webhooks/resume")
+async def resume_webhooks(request: web.Request) -> web.Response:
+    outbox = _outbox(_ctx(request))
+    outbox.paused = False
+    outbox._wake.set()
+    return json_response({"paused": False})
+
+
+@routes.post("/webhooks/flush")
+async def flush_webhooks(request: web.Request) -> web.Response:
+    """Send everything now, ignoring the batching window and retry times."""
+    return json_response({"counts": await _outbox(_ctx(request)).flush()})
+
+
+_CHAOS_TYPES = {"drop_next": int, "duplicate_next": int, "drop_fraction": float, "delay_seconds": float,
+                "reorder": bool, "seed": int}
+
+
+@routes.post("/webhooks/chaos")
+async def webhook_chaos(request: web.Request) -> web.Response:
+    """Change chaos settings: drop the next N or a seeded fraction, duplicate the next N,
+    delay every delivery, reorder queued ones. `{"reset": true}` turns all off."""
+    outbox = _outbox(_ctx(request))
+    body = await read_json_object(request)
+    if body.pop("reset", False):
+        outbox.set_chaos(drop_next=0, drop_fraction=0.0, duplicate_next=0, delay_seconds=0.0,
+                         reorder=False, seed=0)
+    changes = {}
+    for key, value in body.items():
+        kind = _CHAOS_TYPES.get(key)
+        if kind is None:
+            raise AdminError(400, "bad_request", f"unknown chaos setting '{key}'")
+        if kind is bool and not isinstance(value, bool) or kind is int and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0) or kind is float and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "as_tuple")
+                or value < 0):
+            raise AdminError(400, "bad_request", f"'{key}' must be a non-negative {kind.__name__}")
+        changes[key] = kind(value)
+    if changes.get("drop_fraction", 0) > 1:
+        raise AdminError(400, "bad_request", "'drop_fraction' must be between 0 and 1")
+    return json_response({"chaos": outbox.set_chaos(**changes).to_dict()})

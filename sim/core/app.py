@@ -77,6 +77,8 @@ def build_app(ctx: SimContext, *, tenant_of: TenantOf,
                      fault_middleware(ctx, tenant_of), *middlewares],
         client_max_size=32 * 1024 * 1024)
     app[SIM] = ctx
+    if ctx.outbox is not None:
+        app.cleanup_ctx.append(ctx.outbox.run)
     for table in routes:
         app.add_routes(table)
     sim = admin.create_admin_app(ctx, admin_routes)

@@ -9,6 +9,7 @@ from aiohttp import web
 from .clock import Clock, Clocks
 from .faults import Classify, ErrorPreset, Faults
 from .ids import Secrets
+from .webhooks import Outbox
 from .journal import Journal
 from .store import SERVER, Store, TenantStore
 
@@ -36,6 +37,8 @@ class SimContext:
     journal: Journal = field(default_factory=Journal)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
+    outbox: Outbox | None = None
+    """Outbound webhooks, when the fake sends any."""
     secrets: Secrets = field(init=False)
     extra: dict[str, Any] = field(default_factory=dict)
 

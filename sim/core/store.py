@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
                         create_engine, delete, func, insert, literal, select, update)
@@ -109,6 +109,7 @@ class Store:
         metadata.create_all(self.engine)
         self.conn: Connection = self.engine.connect()
         self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.conn.close()
@@ -128,8 +129,25 @@ class Store:
         try:
             with self.conn.begin():
                 yield self.conn
+        except BaseException:
+            self._after_commit.clear()
+            raise
         finally:
             self._depth = 0
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the current unit of work commits; never if it rolls back.
+
+        Side effects that leave the process (webhooks) hang here so that a
+        failed request announces nothing.
+        """
+        if self._depth:
+            self._after_commit.append(callback)
+        else:
+            callback()
 
     # -- tenants -------------------------------------------------------
     def create_tenant(self, tenant: str, kind: str, name: str, created_at: float,

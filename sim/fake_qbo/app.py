@@ -12,8 +12,9 @@ from sim.core.app import build_app
 from sim.core.openapi import spec_route
 from sim.core.context import Hooks, SimContext
 from sim.core.store import Store
+from sim.core.webhooks import Outbox
 
-from . import admin_routes, api, oauth_routes, tenancy
+from . import admin_routes, api, oauth_routes, tenancy, webhooks
 from .errors import PRESETS
 from .faults import qbo_faults, realm_of
 
@@ -78,6 +79,7 @@ def create_app(config: QboConfig | None = None) -> web.Application:
     hooks = Hooks(new_tenant_id=tenancy.new_realm_id, bootstrap=_bootstrap(config), on_fork=_on_fork,
                   classify=classify, error_presets={k: _preset(v) for k, v in PRESETS.items()})
     ctx = SimContext(kind=tenancy.KIND, store=Store(config.db), hooks=hooks, seed=config.seed)
+    ctx.outbox = Outbox(ctx.clock, webhooks.renderer(ctx))
     app = build_app(ctx, tenant_of=realm_of, routes=[oauth_routes.routes, api.routes, spec_route(SPEC)],
                     admin_routes=[admin_routes.routes], errors=qbo_faults, middlewares=[api.bearer_auth],
                     tid_header="intuit_tid")

@@ -107,7 +107,7 @@ def _new_grant(ctx: SimContext, code: dict[str, Any], now: float) -> Rec:
     grant = Rec("Grant", str(ctx.server.next_id("grant")), {
         "client_id": code["client_id"], "realm_id": code["realm_id"], "scopes": code["scopes"],
         "user_id": code["user_id"], "created_at": now, "hard_expires_at": now + HARD_TTL,
-        "revoked": False})
+        "revoked": False}, key=code["realm_id"])
     ctx.server.insert(grant)
     return grant
 
@@ -213,8 +213,8 @@ def revoke(ctx: SimContext, app: dict[str, Any], token: str | None) -> None:
 def revoke_for_realm(ctx: SimContext, realm: str) -> int:
     """Revoke every grant on a realm (admin: the company disconnected every app)."""
     count = 0
-    for grant in ctx.server.find("Grant"):
-        if grant.data["realm_id"] == realm and not grant.data["revoked"]:
+    for grant in ctx.server.find("Grant", key=realm):
+        if not grant.data["revoked"]:
             _revoke_grant(ctx, grant.id)
             count += 1
     return count

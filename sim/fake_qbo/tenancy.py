@@ -65,12 +65,14 @@ def _app_fields(body: dict[str, Any], partial: bool) -> dict[str, Any]:
             out[key] = body[key]
     if "redirect_uris" in body:
         out["redirect_uris"] = _str_list(body["redirect_uris"], "redirect_uris")
+    if "webhook_entities" in body:
+        out["webhook_entities"] = _str_list(body["webhook_entities"], "webhook_entities")
     if "webhook_format" in body:
         if body["webhook_format"] not in ("classic", "cloudevents"):
             raise AdminError(400, "bad_request", "'webhook_format' must be 'classic' or 'cloudevents'")
         out["webhook_format"] = body["webhook_format"]
     unknown = set(body) - {"client_id", "client_secret", "redirect_uris", "webhook_url",
-                           "verifier_token", "name", "webhook_format"}
+                           "verifier_token", "name", "webhook_format", "webhook_entities"}
     if unknown:
         raise AdminError(400, "bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
     if not partial:
@@ -157,12 +159,12 @@ def _meta(now: str) -> dict[str, str]:
     return {"CreateTime": now, "LastUpdatedTime": now}
 
 
-def _account(id: int, name: str, type_: str, sub: str, cls: str, now: str) -> dict[str, Any]:
-    return {"Name": name, "SubAccount": False, "FullyQualifiedName": name, "Active": True,
-            "Classification": cls, "AccountType": type_, "AccountSubType": sub,
-            "CurrentBalance": 0, "CurrentBalanceWithSubAccounts": 0,
-            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
-            "domain": "QBO", "sparse": False, "Id": str(id), "SyncToken": "0", "MetaData": _meta(now)}
+def _default_accounts(ctx: SimContext, realm: str) -> list[dict[str, Any]]:
+    """The default chart, created through the entity layer like any API create."""
+    from .entities import SPECS_BY_NAME, Session, resource  # noqa: PLC0415 (entities import tenancy)
+    session, spec = Session(ctx, realm), SPECS_BY_NAME["Account"]
+    return [resource.create(session, spec, {"Name": name, "AccountType": type_, "AccountSubType": sub})
+            for name, type_, sub, _cls in DEFAULT_ACCOUNTS]
 
 
 def create_company(ctx: SimContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -219,12 +221,7 @@ def create_company(ctx: SimContext, body: dict[str, Any]) -> dict[str, Any]:
         "domain": "QBO", "sparse": False, "Id": "1", "SyncToken": "0", "MetaData": _meta(now)}
     t.insert(Rec("CompanyInfo", "1", company_info, changed_at=clock.timestamp()))
     t.insert(Rec("Preferences", "1", preferences, changed_at=clock.timestamp()))
-    accounts = []
-    for name_, type_, sub, cls in DEFAULT_ACCOUNTS:
-        n = t.next_id("Account")
-        acct = _account(n, name_, type_, sub, cls, now)
-        accounts.append(acct)
-        t.insert(Rec("Account", acct["Id"], acct, key=name_.casefold(), changed_at=clock.timestamp()))
+    accounts = _default_accounts(ctx, realm)
     user = ensure_user(ctx, user_spec, realm, email)
     return {"realm_id": realm, "name": name, "CompanyInfo": company_info, "Preferences": preferences,
             "accounts": accounts,
