@@ -1,0 +1,1 @@
+"""The fake Canopy: a practice-management product's Public API v3."""

@@ -1,0 +1,1 @@
+"""Records of a firm: one generic resource, one `Kind` per record type."""
