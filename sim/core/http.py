@@ -1,11 +1,15 @@
 """Small HTTP helpers shared by the fakes: JSON in and out with Decimal."""
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
 
 from . import jsonutil
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Exception)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
@@ -44,3 +48,31 @@ def require_str(body: dict[str, Any], key: str, *, optional: bool = False) -> st
     if not isinstance(value, str) or not value.strip():
         raise AdminError(400, "bad_request", f"'{key}' must be a non-empty string")
     return value
+
+
+def service_errors(error_type: type[E], render: Callable[[web.Request, E], web.StreamResponse],
+                   translate: Callable[[web.Request, web.HTTPException | None], E | None]):
+    """The one middleware a fake renders its errors with, in its service's shape.
+
+    `translate` maps aiohttp's own refusals (404, 405, 413...) to the
+    service's error, or returns None to let them through; called with None
+    for an unexpected exception, it must return the service's internal error,
+    so a bug still answers in the service's shape (and is logged).
+    """
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        try:
+            return await handler(request)
+        except error_type as exc:
+            return render(request, exc)
+        except web.HTTPException as exc:
+            mapped = translate(request, exc)
+            if mapped is None:
+                raise
+            return render(request, mapped)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            internal = translate(request, None)
+            assert internal is not None
+            return render(request, internal)
+    return middleware

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from sim.core.http import json_response
+from sim.core.http import json_response, service_errors
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +89,21 @@ def internal() -> CanopyError:
                        "Something went wrong on our side.")
 
 
-@web.middleware
-async def canopy_errors(request: web.Request,
-                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """The one place every error becomes the v3 envelope (core `/_sim` routes keep theirs)."""
-    try:
-        return await handler(request)
-    except CanopyError as exc:
-        return exc.response()
-    except web.HTTPNotFound:
-        return CanopyError(404, "not_found", f"No route {request.method} {request.path}").response()
-    except web.HTTPMethodNotAllowed as exc:
+def _translate(request: web.Request, exc: web.HTTPException | None) -> CanopyError | None:
+    if exc is None:
+        return internal()
+    if isinstance(exc, web.HTTPNotFound):
+        return CanopyError(404, "not_found", f"No route {request.method} {request.path}")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
         return CanopyError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}",
-                           headers={"Allow": ", ".join(sorted(exc.allowed_methods))}).response()
-    except web.HTTPRequestEntityTooLarge:
-        return CanopyError(413, "payload_too_large", "The request body is too large").response()
-    except web.HTTPException:
-        raise
-    except Exception:  # last resort only: log it, still answer the envelope
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return internal().response()
+                           headers={"Allow": ", ".join(sorted(exc.allowed_methods))})
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return CanopyError(413, "payload_too_large", "The request body is too large")
+    return None
+
+
+canopy_errors = service_errors(CanopyError, lambda request, exc: exc.response(), _translate)
+"""The one place every error becomes the v3 envelope (core `/_sim` routes keep theirs)."""
 
 
 def unavailable() -> CanopyError:

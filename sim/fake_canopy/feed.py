@@ -7,29 +7,21 @@ opaque string encoding the last sequence seen; it stays valid for ever.
 """
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from sim.core.store import Rec, TenantStore
 
-from .errors import bad_request
+from . import cursors
 
 ENTITY = "event"
 
 
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+    return cursors.encode("seq", seq)
 
 
 def decode_cursor(cursor: str, name: str = "cursor") -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tag, _, num = raw.partition(":")
-        if tag != "seq" or not num.isdigit():
-            raise ValueError
-        return int(num)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request(name, "is not a cursor this server issued") from None
+    return cursors.decode("seq", cursor, name)
 
 
 def emit(t: TenantStore, type_: str, resource: str, data: dict[str, Any], at_iso: str,

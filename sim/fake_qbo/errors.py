@@ -71,8 +71,8 @@ def unsupported_operation(detail: str) -> QboFault:
 
 def not_found(entity: str, id: str) -> QboFault:
     return QboFault("610", "Object Not Found",
-                    f"Object Not Found : Something you're trying to use has been made inactive. "
-                    f"Check the fields with accounts, customers, items, vendors or employees.",
+                    "Object Not Found : Something you're trying to use has been made inactive. "
+                    "Check the fields with accounts, customers, items, vendors or employees.",
                     element="")
 
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from sim.core.context import SIM
-from sim.core.http import json_response
+from sim.core.http import json_response, service_errors
 
 from .errors import QboFault, system_fault, unsupported_operation
 from .tenancy import DEFAULT_OFFSET, company_offset, qbo_time
@@ -32,25 +31,13 @@ def render_fault(request: web.Request, fault: QboFault) -> web.Response:
     return json_response(fault.body(iso, int(clock.timestamp() * 1000)), status=fault.status)
 
 
-@web.middleware
-async def qbo_faults(request: web.Request,
-                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except QboFault as fault:
-        return render_fault(request, fault)
-    except web.HTTPNotFound:
-        if request.path.startswith(API_PREFIX):
-            return render_fault(request, unsupported_operation(
-                f"Operation {request.method} {request.path} is not supported."))
-        raise
-    except web.HTTPMethodNotAllowed:
-        if request.path.startswith(API_PREFIX):
-            return render_fault(request, unsupported_operation(
-                f"Method {request.method} is not supported on {request.path}."))
-        raise
-    except web.HTTPException:
-        raise
-    except Exception:  # never a bare 500: QBO's SystemFault, and a log line to debug it
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return render_fault(request, system_fault())
+def _translate(request: web.Request, exc: web.HTTPException | None) -> QboFault | None:
+    if exc is None:
+        return system_fault()
+    if request.path.startswith(API_PREFIX) and isinstance(exc, (web.HTTPNotFound, web.HTTPMethodNotAllowed)):
+        return unsupported_operation(f"Operation {request.method} {request.path} is not supported.")
+    return None
+
+
+qbo_faults = service_errors(QboFault, render_fault, _translate)
+"""Every QBO error, and every surprise, leaves as QBO's Fault: never a bare 500."""

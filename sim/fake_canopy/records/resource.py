@@ -9,7 +9,6 @@ whole request back.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -22,7 +21,7 @@ from sim.core.context import SIM, SimContext
 from sim.core.http import json_response
 from sim.core.store import Rec, TenantStore
 
-from .. import feed, firms, gates, webhooks
+from .. import cursors, feed, firms, gates, webhooks
 from ..auth import PREFIX, Principal, principal_of
 from ..errors import CanopyError, bad_request, conflict, not_found, unprocessable
 
@@ -209,18 +208,11 @@ async def idempotent_write(request: web.Request, raw: bytes,
 
 # -- lists ----------------------------------------------------------------------
 def encode_page(after: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{after}".encode()).decode().rstrip("=")
+    return cursors.encode("after", after)
 
 
 def decode_page(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tag, _, num = raw.partition(":")
-        if tag != "after" or not num.isdigit():
-            raise ValueError
-        return int(num)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("next_cursor", "is not a cursor this server issued") from None
+    return cursors.decode("after", cursor, "next_cursor")
 
 
 def parse_limit(request: web.Request) -> int:
