@@ -73,7 +73,10 @@ def _oauth_error(exc: OAuthError) -> web.Response:
 @routes.post(TOKEN_PATH)
 async def token(request: web.Request) -> web.Response:
     ctx = _ctx(request)
-    form = await request.post()
+    if request.content_type not in ("application/x-www-form-urlencoded", ""):
+        return _oauth_error(OAuthError(400, "invalid_request",
+                                       "the body must be application/x-www-form-urlencoded"))
+    form = await _form(request)
     want_hard = request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"
     try:
         with ctx.store.tx():
@@ -92,6 +95,14 @@ async def token(request: web.Request) -> web.Response:
             _revoke_replayed(ctx, _s(form.get("code")))
         return _oauth_error(exc)
     return json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+async def _form(request: web.Request) -> Any:
+    """The form body, or an empty one when it cannot be read (a bad multipart header, say)."""
+    try:
+        return await request.post()
+    except ValueError:
+        return {}
 
 
 def _s(value: Any) -> str | None:
@@ -194,7 +205,7 @@ async def authorize(request: web.Request) -> web.Response:
 @routes.post(AUTHORIZE_PATH + "/signin")
 async def sign_in(request: web.Request) -> web.Response:
     ctx = _ctx(request)
-    form = await request.post()
+    form = await _form(request)
     with ctx.store.tx():
         rec = _flow(ctx, form.get("flow"))
         app = tenancy.get_app(ctx, rec.data["client_id"]) or {"name": "?"}
@@ -214,7 +225,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @routes.post(AUTHORIZE_PATH + "/company")
 async def choose_company(request: web.Request) -> web.Response:
     ctx = _ctx(request)
-    form = await request.post()
+    form = await _form(request)
     with ctx.store.tx():
         rec = _flow(ctx, form.get("flow"))
         if form.get("action") == "cancel":
@@ -233,7 +244,7 @@ async def choose_company(request: web.Request) -> web.Response:
 @routes.post(AUTHORIZE_PATH + "/consent")
 async def consent(request: web.Request) -> web.Response:
     ctx = _ctx(request)
-    form = await request.post()
+    form = await _form(request)
     with ctx.store.tx():
         rec = _flow(ctx, form.get("flow"))
         if "user_id" not in rec.data or (oauth.needs_company(rec.data["scopes"])
