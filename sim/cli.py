@@ -19,6 +19,85 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
                    help="port (default 8001 for qbo and all, 8002 for canopy; 0: any free port)")
     p.add_argument("--seed", type=int, default=None, help="draw ids, tokens and secrets from this seed")
     p.add_argument("--db", default=None, help="keep state in this SQLite file (survives a restart)")
+    p.add_argument("--scenario", default=None,
+                   help="seed both fakes with this scenario (name or YAML path); needs 'all'")
+    p.add_argument("--scale", type=int, default=1, help="multiply the scenario's population by N")
+
+
+def _scenario_parsers(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("scenarios", help="list the built-in scenarios, one line each")
+    p = sub.add_parser("scenario", help="work with one scenario")
+    ssub = p.add_subparsers(dest="scenario_command", required=True)
+    show = ssub.add_parser("show", help="print a world's summary and its ground truth")
+    show.add_argument("name", help="a built-in scenario name or a path to a YAML file")
+    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--scale", type=int, default=1)
+    show.add_argument("--json", action="store_true", help="print the ground truth as JSON instead")
+
+
+def _list_scenarios() -> int:
+    from sim.scenario import load_named, names
+
+    for name in names():
+        sc = load_named(name)
+        console.print(f"[bold]{name:<26}[/] {sc.description}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _show_scenario(args: argparse.Namespace) -> int:
+    from sim.core import jsonutil
+    from sim.scenario import build_world, load_named
+    from sim.scenario.report import show
+
+    world = build_world(load_named(args.name), args.seed, args.scale)
+    if args.json:
+        print(jsonutil.dumps(world.truth, indent=2))
+    else:
+        show(world, console)
+    return 0
+
+
+async def _serve_scenario(args: argparse.Namespace) -> None:
+    """Both fakes on --port and --port+1, seeded with the scenario; prints URLs, credentials and tokens."""
+    from sim.core.server import start_site
+    from sim.fake_canopy.app import CanopyConfig, create_app as canopy_app
+    from sim.fake_qbo.app import QboConfig, create_app as qbo_app
+    from sim.scenario import build_world, load_named
+    from sim.scenario.seed import qbo_tokens, seed_world
+
+    seed = args.seed if args.seed is not None else 0
+    world = build_world(load_named(args.scenario), seed, args.scale)
+    base_port = 8001 if args.port is None else args.port
+    q_db = f"{args.db}.qbo" if args.db else None
+    c_db = f"{args.db}.canopy" if args.db else None
+    q_runner, q_port = await start_site(qbo_app(QboConfig(seed=seed, db=q_db)), args.host, base_port)
+    c_runner, c_port = await start_site(canopy_app(CanopyConfig(seed=seed, db=c_db)), args.host,
+                                        base_port + 1 if base_port else 0)
+    try:
+        q_url, c_url = f"http://{args.host}:{q_port}", f"http://{args.host}:{c_port}"
+        seeded = await seed_world(world, q_url, c_url, unfreeze=True)
+        tokens = await qbo_tokens(seeded)
+        console.print(f"[bold green]scenario[/] {world.scenario.name} (seed {seed}, scale {args.scale}): "
+                      f"{world.truth['counts']['canopy_clients']} clients, "
+                      f"{world.truth['counts']['qbo_customers']} customers, seeded in "
+                      f"{seeded.timings['total_s']:.1f}s")
+        console.print(f"[bold green]fake QBO[/] {q_url}   API {q_url}/v3   discovery "
+                      f"{q_url}/.well-known/openid-configuration   admin {q_url}/_sim")
+        console.print(f"  client_id {seeded.app['client_id']}   client_secret {seeded.app['client_secret']}")
+        console.print(f"  redirect_uris {', '.join(seeded.app['redirect_uris'])}")
+        console.print(f"  realm_id {seeded.realm_id}   sign-in {seeded.qbo_user['email']} / {seeded.qbo_user['password']}")
+        console.print(f"  access_token  {tokens['access_token']}")
+        console.print(f"  refresh_token {tokens['refresh_token']}")
+        console.print(f"[bold green]fake Canopy[/] {c_url}   API {c_url}/public/v3   admin {c_url}/_sim   "
+                      f"firm_id {seeded.firm_id}")
+        for u in seeded.canopy_users:
+            console.print(f"  {u['email']} / {u['password']} ({u['permission_set']})  token {u['token']}")
+        console.print("Ground truth: python -m sim scenario show "
+                      f"{world.scenario.name} --seed {seed} --scale {args.scale}.  Press Ctrl+C to stop.")
+        await asyncio.Event().wait()
+    finally:
+        await q_runner.cleanup()
+        await c_runner.cleanup()
 
 
 def _demo_parser(sub: argparse._SubParsersAction) -> None:
@@ -91,17 +170,28 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _demo_parser(sub)
+    _scenario_parsers(sub)
     args = parser.parse_args(argv)
+    from sim.scenario import ScenarioError
+    from sim.scenario.seed import SeedError
     try:
-        if args.command == "serve":
+        if args.command == "scenarios":
+            return _list_scenarios()
+        if args.command == "scenario":
+            return _show_scenario(args)
+        if args.command == "serve" and args.scenario:
+            if args.which != "all":
+                parser.error("--scenario seeds both fakes: use 'serve all --scenario NAME'")
+            asyncio.run(_serve_scenario(args))
+        elif args.command == "serve":
             asyncio.run(_serve(args))
         elif args.command == "demo":
             from sim.demo import run_demo
             return asyncio.run(run_demo(seed=args.seed, keep_running=args.keep_running))
     except KeyboardInterrupt:
         return 0
-    except OSError as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except (OSError, ScenarioError, SeedError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
         return 1
     return 0
 

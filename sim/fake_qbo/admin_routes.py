@@ -140,3 +140,76 @@ async def grant(request: web.Request) -> web.Response:
     query = urlencode({k: v for k, v in params.items() if v is not None})
     sep = "&" if "?" in redirect_uri else "?"
     return json_response({"redirect_url": f"{redirect_uri}{sep}{query}", "code": code, "realm_id": realm})
+
+
+# -- bulk seed ---------------------------------------------------------------------
+SEED_ORDER = ("Account", "Customer", "Vendor", "Employee", "Item", "Invoice")
+"""Entities a seed may create, in the order they are created (refs point backwards)."""
+
+
+def _resolve_refs(value: object, refs: dict[str, str], where: str) -> object:
+    """`{"$ref": "cust-17"}` anywhere in a body becomes `{"value": <Id of cust-17>}`."""
+    if isinstance(value, dict):
+        if "$ref" in value:
+            name = value["$ref"]
+            if not isinstance(name, str) or name not in refs:
+                raise AdminError(400, "bad_seed", f"{where}: $ref {name!r} names no earlier record of this seed")
+            return {"value": refs[name], **{k: v for k, v in value.items() if k not in ("$ref", "value")}}
+        return {k: _resolve_refs(v, refs, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_refs(v, refs, where) for v in value]
+    return value
+
+
+@routes.post("/companies/{realm}/seed")
+async def seed(request: web.Request) -> web.Response:
+    """Create lists of records in one transaction, through the entity layer.
+
+    Body: `{"Account": [...], "Customer": [...], "Vendor": [...], "Employee": [...], "Item": [...],
+    "Invoice": [...]}`, each item the body QBO's API accepts, with an optional `"$id"` that later
+    items point at as `{"$ref": "<$id>"}`. QBO's rules hold (names, FQN, balances); one bad body
+    refuses the whole seed (400, naming the list, the index and QBO's error). Answers the Id of
+    each `$id` and how many records of each entity were created. Sends no webhooks: a seed is the
+    world's starting state, not a change in it.
+    """
+    from .entities import SPECS_BY_NAME, Session, resource  # noqa: PLC0415 (entities import tenancy)
+    from .errors import QboFault  # noqa: PLC0415
+
+    ctx = _ctx(request)
+    realm = request.match_info["realm"]
+    info = ctx.store.tenant_info(realm)
+    if info is None or info["kind"] != tenancy.KIND:
+        raise AdminError(404, "company_not_found", f"no company {realm}")
+    body = await read_json_object(request)
+    unknown = sorted(set(body) - set(SEED_ORDER))
+    if unknown:
+        raise AdminError(400, "bad_seed", f"unknown list {unknown[0]!r}; seed lists are {', '.join(SEED_ORDER)}")
+    refs: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    with ctx.store.tx():
+        s = Session(ctx, realm)
+        for name in SEED_ORDER:
+            items = body.get(name, [])
+            if not isinstance(items, list):
+                raise AdminError(400, "bad_seed", f"{name} must be a list")
+            spec = SPECS_BY_NAME[name]
+            for i, item in enumerate(items):
+                where = f"{name}[{i}]"
+                if not isinstance(item, dict):
+                    raise AdminError(400, "bad_seed", f"{where} must be an object")
+                ref = item.get("$id")
+                if ref is not None and (not isinstance(ref, str) or ref in refs):
+                    raise AdminError(400, "bad_seed", f"{where}: $id must be a string not used before")
+                item = _resolve_refs({k: v for k, v in item.items() if k != "$id"}, refs, where)
+                try:
+                    rec = resource.create_record(s, spec, item)
+                except QboFault as fault:
+                    label = f" ($id {ref})" if ref else ""
+                    elem = f" [element {fault.element}]" if fault.element else ""
+                    raise AdminError(400, "seed_refused",
+                                     f"{where}{label}: QBO {fault.code} {fault.message}: {fault.detail}{elem}"
+                                     ) from None
+                if ref is not None:
+                    refs[ref] = rec.id
+            counts[name] = len(items)
+    return json_response({"ids": refs, "counts": counts}, status=201)

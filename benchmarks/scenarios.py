@@ -1,0 +1,69 @@
+"""How long a scenario world takes to generate and to seed into both fakes, and the peak RSS.
+
+Target: 100,000 contacts on each side generated and seeded in under 30 s, peak RSS under 1 GB.
+Each case runs in its own process (fakes in threads of it), so its RSS is its own.
+`--quick` runs a small world only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TARGET_S, TARGET_RSS_MB = 30.0, 1024
+CASES = [("large", 1, "10,000 contacts each side"), ("huge", 1, "100,000 contacts each side")]
+QUICK = [("large", 1, "10,000 contacts each side")]
+
+
+def one(name: str, scale: int, seed: int) -> dict[str, float]:
+    from sim.scenario import build_world, load_named
+    from sim.scenario.seed import seed_world_sync
+    from sim.scenario.serving import fakes
+
+    t = time.perf_counter()
+    world = build_world(load_named(name), seed, scale)
+    gen = time.perf_counter() - t
+    with fakes(seed) as (q, c):
+        seeded = seed_world_sync(world, q.url, c.url)
+    return {"generate_s": gen, "qbo_s": seeded.timings["qbo_s"], "canopy_s": seeded.timings["canopy_s"],
+            "seed_s": seeded.timings["total_s"], "clients": world.truth["counts"]["canopy_clients"],
+            "customers": world.truth["counts"]["qbo_customers"],
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--one", nargs=2, metavar=("NAME", "SCALE"), help=argparse.SUPPRESS)
+    args, _ = p.parse_known_args()
+    if args.one:
+        print(json.dumps(one(args.one[0], int(args.one[1]), args.seed)))
+        return 0
+    ok = True
+    for name, scale, label in QUICK if args.quick else CASES:
+        out = subprocess.run([sys.executable, __file__, "--one", name, str(scale), "--seed", str(args.seed)],
+                             capture_output=True, text=True)
+        if out.returncode:
+            print(f"{label}: failed\n{out.stderr[-2000:]}")
+            ok = False
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        total = r["generate_s"] + r["seed_s"]
+        hit = total < TARGET_S and r["rss_mb"] < TARGET_RSS_MB
+        ok &= hit or name != "huge"
+        print(f"{label} ({r['clients']} clients, {r['customers']} customers): "
+              f"generate {r['generate_s']:.1f} s, seed QBO {r['qbo_s']:.1f} s + Canopy {r['canopy_s']:.1f} s, "
+              f"total {total:.1f} s (target < {TARGET_S:.0f} s for 100,000), "
+              f"peak RSS {r['rss_mb']:.0f} MB (target < {TARGET_RSS_MB} MB)  {'ok' if hit else 'MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
