@@ -17,12 +17,18 @@ class Receiver:
         self.bodies: list[Any] = []
         self.status = 200
         self.hang = 0.0
+        self.active = 0
 
     async def handle(self, request: web.Request) -> web.Response:
-        if self.hang:
-            await asyncio.sleep(self.hang)
-        self.bodies.append(json.loads(await request.read()))
-        return web.Response(status=self.status)
+        self.active += 1
+        try:
+            body = await request.read()
+            if self.hang:
+                await asyncio.sleep(self.hang)
+            self.bodies.append(json.loads(body))
+            return web.Response(status=self.status)
+        finally:
+            self.active -= 1
 
     @property
     def events(self) -> list[Any]:
@@ -103,6 +109,7 @@ async def test_a_slow_receiver_counts_as_failed(setup) -> None:
     outbox.emit("app:a", url, "r1", {"n": 1})
     await wait_for(lambda: outbox.summary()["failed"] != [])
     assert "TimeoutError" in outbox.summary()["failed"][0]["history"][0]["error"]
+    await wait_for(lambda: receiver.active == 0)  # let the slow handler finish before the server stops
 
 
 async def test_pause_then_flush(setup) -> None:
