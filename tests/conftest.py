@@ -38,7 +38,7 @@ class Admin:
 
 @pytest.fixture(scope="session")
 def qbo_server() -> Iterator[ServerThread]:
-    with ServerThread(lambda: create_app(QboConfig())) as server:
+    with ServerThread(lambda: create_app(QboConfig(limits=False))) as server:
         yield server
 
 

@@ -16,7 +16,7 @@ from sim.core import jsonutil
 from sim.core.context import SIM, SimContext
 from sim.core.store import Rec
 
-from . import oauth, tenancy, webhooks
+from . import batching, cdc, oauth, tenancy, webhooks
 from .entities import (
     SPECS,
     SPECS_BY_SEGMENT,
@@ -38,6 +38,7 @@ ACCESS = web.RequestKey("access", oauth.Access)
 REALM = web.RequestKey("realm", str)
 OFFSET = web.RequestKey("offset", str)
 MINOR_VERSION = web.RequestKey("minorversion", int)
+WRITABLE = web.RequestKey("writable", bool)
 CONTENT_TYPE = "application/json;charset=UTF-8"
 MINOR_VERSION_FLOOR = 75
 
@@ -144,6 +145,7 @@ async def bearer_auth(request: web.Request,
     known = check_bearer(ctx, request.headers.get("Authorization"), realm)
     if request.method != "GET" and not _is_read(request) and not known.writable:
         raise subscription_lapsed()
+    request[WRITABLE] = known.writable
     request[ACCESS] = known.access
     request[REALM] = realm
     request[OFFSET] = known.offset
@@ -152,8 +154,8 @@ async def bearer_auth(request: web.Request,
 
 
 def _is_read(request: web.Request) -> bool:
-    """POST /query reads; so does a batch of queries, but batch checks per item."""
-    return request.path.rstrip("/").endswith("/query")
+    """POST /query reads; a batch checks the subscription per item."""
+    return request.path.rstrip("/").endswith(("/query", "/batch"))
 
 
 def minor_version(raw: str | None) -> int:
@@ -173,10 +175,17 @@ def _session(request: web.Request) -> Session:
     return Session(request.app[SIM], request[REALM], request[OFFSET])
 
 
-def _operation(request: web.Request, spec: EntitySpec, body: Any) -> str:
+def perform(s: Session, spec: EntitySpec, op: str, body: Any) -> str:
+    """Run one write inside the caller's transaction; the entity's JSON text."""
+    handler = OPERATIONS.get((spec.name, op))
+    if handler is None:
+        raise entity_faults.unsupported(op)
+    return entity_text(s, spec, handler(s, spec, body))
+
+
+def _operation(op: str | None, include: str | None, spec: EntitySpec, body: Any) -> str:
     """The operation a POST asks for: ?operation=, else create or update by Id."""
-    op = request.query.get("operation")
-    if op == "update" and request.query.get("include") == "void":
+    if op == "update" and include == "void":
         op = "void"
     if op is None:
         if spec.kind is Kind.SINGLETON:
@@ -213,11 +222,8 @@ async def write(request: web.Request) -> web.Response:
     try:
         with ctx.store.tx():
             body = parse_body(raw)
-            op = _operation(request, spec, body)
-            handler = OPERATIONS.get((spec.name, op))
-            if handler is None:
-                raise entity_faults.unsupported(op)
-            text = envelope_text(spec.name, entity_text(s, spec, handler(s, spec, body)), s.time_millis())
+            op = _operation(request.query.get("operation"), request.query.get("include"), spec, body)
+            text = envelope_text(spec.name, perform(s, spec, op, body), s.time_millis())
             if request_id:
                 idempotency.remember(s.store, request_id, idempotency.Answer(200, text), s.ts)
     except QboFault as fault:
@@ -298,3 +304,41 @@ async def query(request: web.Request) -> web.Response:
     except QueryError as exc:
         raise QboFault(exc.code, exc.message, exc.detail) from None
     return respond({"QueryResponse": body, "time": s.time_millis()})
+
+
+# -- batch and change data capture ------------------------------------------------------
+@routes.post(API_PREFIX + "{realm}/batch")
+async def batch(request: web.Request) -> web.Response:
+    """Up to 30 items, each its own unit of work: one item's Fault leaves the others done."""
+    ctx: SimContext = request.app[SIM]
+    items = batching.parse(parse_body(await request.read()))
+    request_id = request.query.get("requestid")
+    probe = _session(request)
+    if request_id:
+        idempotency.check(request_id)
+        earlier = idempotency.recall(probe.store, request_id)
+        if earlier is not None:
+            return respond_text(earlier.text, earlier.status)
+    answers = []
+    for item in items:
+        s = _session(request)
+        try:
+            with ctx.store.tx():
+                answers.append(batching.run_item(s, item, request[WRITABLE], perform, _operation))
+        except QboFault as fault:
+            answers.append({"bId": item["bId"], "Fault": {"Error": fault.errors(), "type": fault.type}})
+            continue
+        announce(s)
+    text = jsonutil.dumps({"BatchItemResponse": answers, "time": probe.time_millis()})
+    if request_id:
+        with ctx.store.tx():
+            idempotency.remember(probe.store, request_id, idempotency.Answer(200, text), probe.ts)
+    return respond_text(text)
+
+
+@routes.get(API_PREFIX + "{realm}/cdc")
+async def change_data_capture(request: web.Request) -> web.Response:
+    s = _session(request)
+    entities = cdc.parse_entities(request.query.get("entities"))
+    since = cdc.parse_since(request.query.get("changedSince"), s)
+    return respond({"CDCResponse": [{"QueryResponse": cdc.changes(s, entities, since)}], "time": s.time_millis()})

@@ -14,7 +14,8 @@ from sim.core.context import Hooks, SimContext
 from sim.core.store import Store
 from sim.core.webhooks import Outbox
 
-from . import admin_routes, api, oauth_routes, tenancy, webhooks
+from . import admin_routes, api, limits, oauth_routes, tenancy, webhooks
+from .entities import SPECS_BY_SEGMENT
 from .errors import PRESETS
 from .faults import qbo_faults, realm_of
 
@@ -26,6 +27,9 @@ SPEC = Path(__file__).with_name("openapi.yaml")
 class QboConfig:
     seed: int | None = None
     db: str | None = None
+    limits: bool = True
+    """QBO's throttles with the real numbers; test servers that make many calls a second turn
+    them off and the throttle tests turn them on per realm (`POST /_sim/limits`)."""
     ready_made: bool = False
     """Start with one app and one company (for people running `sim serve`)."""
 
@@ -64,14 +68,11 @@ def classify(request: web.Request) -> tuple[str | None, str | None]:
     segment = parts[4].lower()
     if segment in ("query", "batch", "cdc"):
         return None, segment
-    entity = ENTITY_NAMES.get(segment, segment.capitalize())
+    spec = SPECS_BY_SEGMENT.get(segment)
+    entity = spec.name if spec else segment.capitalize()
     if request.method == "GET":
         return entity, "read"
     return entity, request.query.get("operation", "write").lower()
-
-
-ENTITY_NAMES = {"companyinfo": "CompanyInfo", "creditmemo": "CreditMemo", "salesreceipt": "SalesReceipt",
-                "journalentry": "JournalEntry", "taxcode": "TaxCode", "billpayment": "BillPayment"}
 
 
 def create_app(config: QboConfig | None = None) -> web.Application:
@@ -80,7 +81,10 @@ def create_app(config: QboConfig | None = None) -> web.Application:
                   classify=classify, error_presets={k: _preset(v) for k, v in PRESETS.items()})
     ctx = SimContext(kind=tenancy.KIND, store=Store(config.db), hooks=hooks, seed=config.seed)
     ctx.outbox = Outbox(ctx.clock, webhooks.renderer(ctx))
+    throttle = limits.Throttle(enabled=config.limits)
     app = build_app(ctx, tenant_of=realm_of, routes=[oauth_routes.routes, api.routes, spec_route(SPEC)],
-                    admin_routes=[admin_routes.routes], errors=qbo_faults, middlewares=[api.bearer_auth],
+                    admin_routes=[admin_routes.routes, limits.admin_routes(throttle)], errors=qbo_faults,
+                    middlewares=[api.bearer_auth, limits.middleware(api.ACCESS, api.REALM)],
                     tid_header="intuit_tid")
+    app[limits.THROTTLE] = throttle
     return app

@@ -73,7 +73,7 @@ class Credentials:
             case.path_parameters["realmId"] = self.realm
 
 
-SERVER = ServerThread(lambda: create_app(QboConfig())).start()
+SERVER = ServerThread(lambda: create_app(QboConfig(limits=False))).start()
 atexit.register(SERVER.stop)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
