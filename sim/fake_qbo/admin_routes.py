@@ -213,3 +213,53 @@ async def seed(request: web.Request) -> web.Response:
                     refs[ref] = rec.id
             counts[name] = len(items)
     return json_response({"ids": refs, "counts": counts}, status=201)
+
+
+# -- edits from outside the integration ----------------------------------------------------
+@routes.post("/companies/{realm}/edit")
+async def edit(request: web.Request) -> web.Response:
+    """Change a record as a person in QBO's own screens would.
+
+    Body: `{"entity": "Customer", "id": "58"}` plus one of `"changes": {...}` (a sparse update),
+    `"deactivate": true`, `"delete": true` (transactions) or `"void": true` (invoices). The
+    change bumps `SyncToken` and `MetaData.LastUpdatedTime` and shows in CDC and webhooks exactly
+    as an API write does; QBO's rules refuse it the same way (400 naming QBO's error).
+    """
+    from . import api  # noqa: PLC0415 (api imports the entity layer, which imports tenancy)
+    from .entities import SPECS_BY_NAME, Session, resource  # noqa: PLC0415
+    from .errors import QboFault  # noqa: PLC0415
+
+    ctx = _ctx(request)
+    realm = request.match_info["realm"]
+    info = ctx.store.tenant_info(realm)
+    if info is None or info["kind"] != tenancy.KIND:
+        raise AdminError(404, "company_not_found", f"no company {realm}")
+    body = await read_json_object(request)
+    spec = SPECS_BY_NAME.get(str(body.get("entity")))
+    id_ = body.get("id")
+    if spec is None or not isinstance(id_, str):
+        raise AdminError(400, "bad_request", f"'entity' must be one of {', '.join(SPECS_BY_NAME)} and 'id' a string")
+    actions = [k for k in ("changes", "deactivate", "delete", "void") if body.get(k)]
+    if len(actions) != 1:
+        raise AdminError(400, "bad_request", "give exactly one of 'changes', 'deactivate', 'delete', 'void'")
+    action = actions[0]
+    if action == "changes" and not isinstance(body["changes"], dict):
+        raise AdminError(400, "bad_request", "'changes' must be an object of fields")
+    s = Session(ctx, realm)
+    try:
+        with ctx.store.tx():
+            current = s.store.get(spec.name, id_)
+            if current is None or current.deleted:
+                raise AdminError(404, "record_not_found", f"no {spec.name} {id_} in {realm}")
+            token = {"Id": id_, "SyncToken": str(current.version)}
+            if action == "delete":
+                out = resource.delete(s, spec, token)
+            elif action == "void":
+                out = resource.void(s, spec, token)
+            else:
+                fields = body["changes"] if action == "changes" else {"Active": False}
+                out = resource.render(resource.update_record(s, spec, {**token, **fields, "sparse": True}).data)
+    except QboFault as fault:
+        raise AdminError(400, "edit_refused", f"QBO {fault.code} {fault.message}: {fault.detail}") from None
+    api.announce(s)
+    return json_response({spec.name: out})
