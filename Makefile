@@ -20,7 +20,7 @@ test: $(STAMP)
 	OAUTHLIB_INSECURE_TRANSPORT=1 $(PY) -m pytest -n 2 -q $(ARGS)
 
 serve: $(STAMP)
-	$(PY) -m sim serve all $(ARGS)
+	$(PY) -m sim serve all --scenario default $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(ARGS)
