@@ -189,17 +189,9 @@ def test_a_body_that_is_not_json_is_2010(qb, conn, recorder):
     assert exc.value.error_code == 2010
 
 
-# -- nested values: QBO's JSON binding types and checks them; see the report in README -------------
-NESTED_TYPES = ("fake_qbo echoes nested values as sent: an int PostalCode comes back as a JSON number "
-                "(QBO's binding stores the string \"94043\"), breaking PhysicalAddress.PostalCode: string")
-NESTED_UNKNOWN = ("fake_qbo checks unknown properties only at the top level; QBO refuses an unknown "
-                  "property anywhere in the body with 2010 (Unrecognized field)")
-UNMODELLED_REFS = ("fake_qbo does not check refs to entities it does not model (PaymentMethod, Term, "
-                   "TaxCode): QBO answers 2500 Invalid Reference Id")
-
-
-@pytest.mark.xfail(strict=True, reason=NESTED_TYPES)
+# -- nested values: QBO's JSON binding types and checks them (entities/nested.py) -------------
 def test_numbers_sent_for_address_strings_come_back_as_strings(qb, uniq, recorder):
+    """QBO's binding stores an int PostalCode as the string "94043"."""
     c = customer(uniq)
     c.BillAddr = Address()
     c.BillAddr.Line1 = "1 Main St"
@@ -209,8 +201,8 @@ def test_numbers_sent_for_address_strings_come_back_as_strings(qb, uniq, recorde
     assert made.BillAddr.PostalCode == "94043"
 
 
-@pytest.mark.xfail(strict=True, reason=NESTED_UNKNOWN)
 def test_unknown_nested_property_is_2010(qb, uniq, recorder):
+    """QBO refuses an unknown property anywhere in the body, not only at the top level."""
     c = customer(uniq)
     c.PrimaryPhone = PhoneNumber()
     c.PrimaryPhone.FreeFormNumber = "555-0100"
@@ -221,9 +213,9 @@ def test_unknown_nested_property_is_2010(qb, uniq, recorder):
     assert not Customer.filter(DisplayName=uniq, qb=qb)
 
 
-@pytest.mark.xfail(strict=True, reason=UNMODELLED_REFS)
 @pytest.mark.parametrize("field", ["PaymentMethodRef", "SalesTermRef", "DefaultTaxCodeRef"])
 def test_refs_to_unknown_payment_methods_terms_and_tax_codes_are_2500(qb, uniq, field):
+    """The fake has no terms, payment methods or tax codes: every such ref names a missing record."""
     with pytest.raises(QuickbooksException) as exc:
         customer(uniq, **{field: ref("987654321")}).save(qb=qb)
     assert exc.value.error_code == 2500

@@ -15,7 +15,7 @@ from typing import Any
 from sim.core.store import Rec
 
 from ..query import FieldType
-from . import faults, rules
+from . import faults, nested, rules
 from .spec import EntitySpec, Kind, Session, Write
 
 MAX_LEVEL = 4
@@ -70,7 +70,7 @@ def accept(spec: EntitySpec, body: Any) -> dict[str, Any]:
     for name in spec.numbers & sent.keys():
         sent[name] = rules.to_number(sent[name], name)
     for name, value in list(sent.items()):
-        sent[name] = _typed(spec, name, value)
+        sent[name] = nested.typed(name, _typed(spec, name, value))
     return sent
 
 
