@@ -104,3 +104,20 @@ def test_cdc_since_now_is_empty_and_30_days_back_is_refused(qb, uniq, clock):
     with pytest.raises(QuickbooksException) as err:
         change_data_capture([Customer], too_old, qb=qb)
     assert "older than fixed days" in err.value.detail
+
+
+@pytest.mark.fake_only
+def test_cdc_answers_the_oldest_1000_so_the_caller_can_advance(qb, conn, uniq, clock, qbo_tenant):
+    clock(freeze=True)
+    start = clock()["now"]
+    qbo_tenant.admin.post(f"/companies/{conn.realm}/seed",
+                          {"Customer": [{"DisplayName": f"{uniq} early {i}"} for i in range(600)]}, expect=201)
+    clock(advance_seconds=5)
+    qbo_tenant.admin.post(f"/companies/{conn.realm}/seed",
+                          {"Customer": [{"DisplayName": f"{uniq} late {i}"} for i in range(600)]}, expect=201)
+    first = change_data_capture([Customer], start.replace("Z", "+00:00"), qb=qb).Customer
+    assert len(first) == 1000
+    assert sum(c.DisplayName.startswith(f"{uniq} early") for c in first) == 600, "the oldest changes come first"
+    last_seen = max(c.MetaData["LastUpdatedTime"] for c in first)
+    rest = change_data_capture([Customer], last_seen, qb=qb).Customer
+    assert {c.DisplayName for c in rest} == {f"{uniq} late {i}" for i in range(600)}
