@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 import time
 from collections import deque
@@ -56,7 +57,8 @@ class Delivery:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "subscriber": self.subscriber, "url": self.url, "tenant": self.tenant,
-                "state": self.state, "attempts": self.attempts, "next_attempt_at": self.next_at,
+                "state": self.state, "attempts": self.attempts,
+                "next_attempt_at": self.next_at if math.isfinite(self.next_at) else None,
                 "events": [e.payload for e in self.events], "history": self.history,
                 "latency_ms": self.latency_ms, "duplicate_of": self.duplicate_of}
 

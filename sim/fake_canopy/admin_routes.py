@@ -16,6 +16,7 @@ from sim.core.http import AdminError, json_response, read_json_object
 from . import firms
 from .api import KINDS
 from .errors import CanopyError, bad_request
+from .records.batched import BatchStore, gc_paused
 from .records.resource import Ops
 
 routes = web.RouteTableDef()
@@ -173,8 +174,11 @@ async def seed(request: web.Request) -> web.Response:
     "payments": [...]}`, each item the v3 object, optionally with a `ref` that later items
     name as `"$ref"` in their `*_id` fields. One bad item refuses the whole seed.
     """
-    ctx = _ctx(request)
-    body = await _body(request)
+    with gc_paused():
+        return _seed(_ctx(request), request, await _body(request))
+
+
+def _seed(ctx: SimContext, request: web.Request, body: dict[str, Any]) -> web.Response:
     unknown = set(body) - set(SEED_ORDER)
     if unknown:
         raise bad_request(sorted(unknown)[0], f"seed lists are {', '.join(SEED_ORDER)}")
@@ -182,7 +186,9 @@ async def seed(request: web.Request) -> web.Response:
     refs: dict[str, str] = {}
     out: dict[str, list[str]] = {name: [] for name in SEED_ORDER}
     with ctx.store.tx():
-        ops = Ops.of(ctx, _firm(request))
+        firm_id = _firm(request)
+        batch = BatchStore(ctx.store, firm_id)
+        ops = Ops.of(ctx, firm_id, t=batch)
         for name in SEED_ORDER:
             items = body.get(name, [])
             if not isinstance(items, list):
@@ -203,4 +209,5 @@ async def seed(request: web.Request) -> web.Response:
                 out[name].append(rec.id)
                 if isinstance(ref, str):
                     refs[ref] = rec.id
+        batch.finish()
     return json_response({**out, "refs": refs}, status=201)

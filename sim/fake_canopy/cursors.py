@@ -17,7 +17,7 @@ def decode(tag: str, cursor: str, field_name: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         found, _, num = raw.partition(":")
-        if found != tag or not num.isdigit():
+        if found != tag or not (num.isascii() and num.isdigit()):
             raise ValueError
         return int(num)
     except (ValueError, UnicodeDecodeError):

@@ -22,6 +22,8 @@ from .errors import CanopyError, bad_request, conflict, not_found, unauthorized,
 KIND = "canopy"
 USER_TOKEN_TTL = 12 * 3600.0
 """User (sign-in) tokens expire after 12 hours of the firm clock; integration tokens do not expire."""
+RECORD_COUNTER, RECORD_START = "canopy_record", 100001
+"""The server-wide counter record ids come from, and its first value."""
 
 
 def now_iso(ctx: SimContext, firm_id: str) -> str:
@@ -34,7 +36,7 @@ def new_firm_id(ctx: SimContext) -> str:
 
 def new_record_id(ctx: SimContext) -> str:
     """Ids are unique across firms, so one firm's id never names another's record."""
-    return str(ctx.server.next_id("canopy_record", 100001))
+    return str(ctx.server.next_id(RECORD_COUNTER, RECORD_START))
 
 
 # -- firms ------------------------------------------------------------------

@@ -46,13 +46,24 @@ def wants(types: list[str], event_type: str) -> bool:
     return "*" in types or event_type in types or f"{resource}.*" in types
 
 
-def notify(ctx: SimContext, firm_id: str, event: dict[str, Any]) -> None:
-    """Queue a feed event for each subscription that wants it, once the write commits."""
+def subscriptions(ctx: SimContext, firm_id: str) -> list[Rec]:
+    return ctx.tenant(firm_id).find(ENTITY)
+
+
+def notify(ctx: SimContext, firm_id: str, event: dict[str, Any], subs: list[Rec] | None = None) -> None:
+    """Queue a feed event for each subscription that wants it, once the write commits.
+
+    `subs`: the firm's subscriptions when the caller already has them (they
+    cannot change within one request's write)."""
     if ctx.outbox is None:
+        return
+    if subs is None:
+        subs = subscriptions(ctx, firm_id)
+    if not subs:
         return
     event_type = f"{event['resource_type']}.{event['type']}"
     outbox = ctx.outbox
-    for sub in ctx.tenant(firm_id).find(ENTITY):
+    for sub in subs:
         if wants(sub.data["event_types"], event_type):
             ctx.store.after_commit(
                 lambda s=sub.id, u=sub.data["url"]: outbox.emit(f"sub:{s}", u, firm_id, dict(event)))

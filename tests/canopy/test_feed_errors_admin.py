@@ -103,3 +103,11 @@ def test_integration_token_sees_firm_data(firm: Firm) -> None:
     c = client(firm.api)
     assert integ.get(f"/clients/{c['id']}")["client"]["id"] == c["id"]
     assert integ.get("/invoices")["invoices"] == []
+
+
+def test_non_ascii_digits_are_a_400_not_a_crash(firm) -> None:
+    client = firm.api.create("clients", "client", {"is_business": False, "first_name": "Uni", "last_name": "Code"})
+    resp = firm.api.call("PATCH", f"/clients/{client['id']}", headers={"If-Match": '"²"'},
+                         json={"client": {"first_name": "Other"}})
+    assert resp.status_code == 400, resp.text
+    assert firm.api.call("GET", "/clients", params={"limit": "²"}).status_code == 400

@@ -39,11 +39,16 @@ class Ops:
     now_iso: str
     now_ts: float
     principal: Principal | None = None
+    subs: list[Rec] | None = field(default=None, repr=False)
+    """The firm's webhook subscriptions, read once per unit of work."""
 
     @classmethod
-    def of(cls, ctx: SimContext, firm_id: str, principal: Principal | None = None) -> "Ops":
+    def of(cls, ctx: SimContext, firm_id: str, principal: Principal | None = None,
+           t: TenantStore | None = None) -> "Ops":
+        """`t`: the store to work through (a `BatchStore` for bulk writes); the firm's own by default."""
         clock = ctx.clock(firm_id)
-        return cls(ctx, firm_id, ctx.tenant(firm_id), firms.now_iso(ctx, firm_id), clock.timestamp(), principal)
+        return cls(ctx, firm_id, t if t is not None else ctx.tenant(firm_id), firms.now_iso(ctx, firm_id),
+                   clock.timestamp(), principal)
 
     def load(self, entity: str, id: str, *, live: bool = True) -> Rec:
         rec = self.t.get(entity, id)
@@ -58,7 +63,8 @@ class Ops:
         return rec if rec is not None and not rec.deleted else None
 
     def new_id(self) -> str:
-        return firms.new_record_id(self.ctx)
+        alloc = getattr(self.t, "new_record_id", None)
+        return alloc() if alloc is not None else firms.new_record_id(self.ctx)
 
     def insert(self, entity: str, fields: dict[str, Any], key: str | None = None, id: str | None = None) -> Rec:
         rec_id = id or self.new_id()
@@ -88,7 +94,11 @@ class Ops:
     def _announce(self, type_: str, entity: str, data: dict[str, Any]) -> None:
         """Into the change feed now; to webhook subscribers once the write commits."""
         event = feed.emit(self.t, type_, entity, data, self.now_iso, self.now_ts)
-        webhooks.notify(self.ctx, self.firm_id, event)
+        if self.ctx.outbox is None:
+            return
+        if self.subs is None:
+            self.subs = webhooks.subscriptions(self.ctx, self.firm_id)
+        webhooks.notify(self.ctx, self.firm_id, event, self.subs)
 
 
 def _event_type(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -130,7 +140,7 @@ def if_match(request: web.Request) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise bad_request("If-Match", "must be an ETag this server issued")
     return int(value)
 
@@ -219,7 +229,7 @@ def parse_limit(request: web.Request) -> int:
     raw = request.query.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise bad_request("limit", f"must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 
