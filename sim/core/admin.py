@@ -10,7 +10,7 @@ from aiohttp import web
 from . import jsonutil
 from .clock import parse_iso
 from .context import SIM, SimContext
-from .openapi import spec_route
+from .openapi import admin_spec_route
 from .http import AdminError, json_response, read_json_object, require_str
 from .store import SERVER
 
@@ -33,13 +33,14 @@ async def admin_errors(request: web.Request, handler: Callable[[web.Request], Aw
                              status=405)
 
 
-def create_admin_app(ctx: SimContext, extra: Iterable[web.RouteTableDef]) -> web.Application:
+def create_admin_app(ctx: SimContext, extra: Iterable[web.RouteTableDef],
+                     spec: Path | None = None) -> web.Application:
     app = web.Application(middlewares=[admin_errors])
     app[SIM] = ctx
     for table in extra:
         app.add_routes(table)
     app.add_routes(routes)
-    app.add_routes(spec_route(_SPEC))
+    app.add_routes(admin_spec_route(_SPEC, spec))  # the core spec merged with the fake's `spec`
     return app
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from typing import Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -65,11 +66,13 @@ def build_app(ctx: SimContext, *, tenant_of: TenantOf,
               admin_routes: Iterable[web.RouteTableDef] = (),
               errors: Callable | None = None,
               middlewares: Iterable[Callable] = (),
-              tid_header: str | None = None) -> web.Application:
+              tid_header: str | None = None,
+              admin_spec: Path | None = None) -> web.Application:
     """An aiohttp app with the shared journal, fault injection and the `/_sim` admin sub-app.
 
     `errors` is the fake's middleware that renders its errors in the service's
-    shape; it wraps the injected faults so a preset can simply raise.
+    shape; it wraps the injected faults so a preset can simply raise. `admin_spec` is the
+    fake's own admin OpenAPI YAML, served merged with the core's at `/_sim/openapi.json`.
     """
     app = web.Application(
         # journal (sees everything) -> the fake's error renderer -> injected faults -> the rest
@@ -81,7 +84,7 @@ def build_app(ctx: SimContext, *, tenant_of: TenantOf,
         app.cleanup_ctx.append(ctx.outbox.run)
     for table in routes:
         app.add_routes(table)
-    sim = admin.create_admin_app(ctx, admin_routes)
+    sim = admin.create_admin_app(ctx, admin_routes, admin_spec)
     app.add_subapp("/_sim", sim)
     ctx.hooks.bootstrap(ctx)
     return app

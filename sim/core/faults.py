@@ -104,6 +104,9 @@ def parse_rule(rule_id: str, body: dict[str, Any], presets: dict[str, ErrorPrese
         raise AdminError(400, "bad_request", "'every' must be a positive integer")
     if fire["probability"] is not None and not (_number(fire["probability"]) and 0 <= fire["probability"] <= 1):
         raise AdminError(400, "bad_request", "'probability' must be between 0 and 1")
+    seed = body.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise AdminError(400, "bad_request", "'seed' must be an integer")
     for key in ("method", "path", "tenant", "entity", "operation"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise AdminError(400, "bad_request", f"'{key}' must be a string")
@@ -111,7 +114,7 @@ def parse_rule(rule_id: str, body: dict[str, Any], presets: dict[str, ErrorPrese
                      tenant=body.get("tenant"), entity=body.get("entity"), operation=body.get("operation"),
                      times=fire["times"], every=fire["every"],
                      probability=float(fire["probability"]) if fire["probability"] is not None else None,
-                     seed=int(body.get("seed", 0)))
+                     seed=seed)
 
 
 def _number(value: Any) -> bool:

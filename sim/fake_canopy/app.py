@@ -64,7 +64,8 @@ def create_app(config: CanopyConfig | None = None) -> web.Application:
     ctx = SimContext(kind=firms.KIND, store=Store(config.db), hooks=hooks, seed=config.seed)
     ctx.outbox = Outbox(ctx.clock, webhooks.renderer(ctx), schedule=webhooks.RETRY_SCHEDULE)
     app = build_app(ctx, tenant_of=tenant_of, routes=[api.routes, webhooks.routes, spec_route(SPEC)],
-                    admin_routes=[admin_routes.routes], errors=canopy_errors, middlewares=[bearer_auth])
+                    admin_routes=[admin_routes.routes], errors=canopy_errors, middlewares=[bearer_auth],
+                    admin_spec=Path(__file__).with_name("admin_openapi.yaml"))
     app[RATE] = {}
     return app
 

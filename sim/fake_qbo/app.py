@@ -85,6 +85,6 @@ def create_app(config: QboConfig | None = None) -> web.Application:
     app = build_app(ctx, tenant_of=realm_of, routes=[oauth_routes.routes, api.routes, spec_route(SPEC)],
                     admin_routes=[admin_routes.routes, limits.admin_routes(throttle)], errors=qbo_faults,
                     middlewares=[api.bearer_auth, limits.middleware(api.ACCESS, api.REALM)],
-                    tid_header="intuit_tid")
+                    tid_header="intuit_tid", admin_spec=Path(__file__).with_name("admin_openapi.yaml"))
     app[limits.THROTTLE] = throttle
     return app

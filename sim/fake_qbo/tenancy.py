@@ -6,6 +6,7 @@ chart of accounts as ordinary records.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -172,7 +173,7 @@ def create_company(ctx: SimContext, body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(name, str) or not name.strip():
         raise AdminError(400, "bad_request", "'name' must be a non-empty string")
     offset = body.get("offset", DEFAULT_OFFSET)
-    if not (isinstance(offset, str) and len(offset) == 6 and offset[0] in "+-" and offset[3] == ":"):
+    if not (isinstance(offset, str) and re.fullmatch(r"[+-][0-9]{2}:[0-9]{2}", offset)):
         raise AdminError(400, "bad_request", "'offset' must look like -08:00")
     user_spec = body.get("user") or {}
     if not isinstance(user_spec, dict):

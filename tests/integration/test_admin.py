@@ -138,3 +138,9 @@ def test_same_seed_same_state_bytes_across_processes() -> None:
                            capture_output=True, text=True, check=True).stdout.strip()
     assert other not in digests
     assert hashlib.sha256(b"").hexdigest() not in digests
+
+
+def test_a_bad_company_offset_is_a_400(qbo_admin: Admin) -> None:
+    for offset in ("+ab:cd", "-8:00", "UTC"):
+        assert qbo_admin.post("/companies", {"name": "Odd", "offset": offset}, expect=400)["error"]["code"] == \
+            "bad_request"

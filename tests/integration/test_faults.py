@@ -148,3 +148,9 @@ def test_bad_rules_are_refused_and_rules_can_be_cleared(qbo_tenant: QboTenant) -
         assert admin.post("/faults", bad, expect=400)["error"]["code"] == "bad_request"
     assert admin.call("DELETE", "/faults/fault-999999", expect=404)["error"]["code"] == "fault_not_found"
     assert "throttle" in admin.get("/faults")["error_presets"]
+
+
+def test_a_bad_seed_is_a_400(qbo_tenant: QboTenant) -> None:
+    for seed in (None, "x", 1.5):
+        body = {"action": {"type": "reset"}, "probability": 0.5, "seed": seed}
+        assert qbo_tenant.admin.post("/faults", body, expect=400)["error"]["code"] == "bad_request"
