@@ -30,7 +30,7 @@ def one(name: str, scale: int, seed: int) -> dict[str, float]:
     world = build_world(load_named(name), seed, scale)
     gen = time.perf_counter() - t
     with fakes(seed) as (q, c):
-        seeded = seed_world_sync(world, q.url, c.url)
+        seeded = seed_world_sync(world, q.url, c.url, release=True)
     return {"generate_s": gen, "qbo_s": seeded.timings["qbo_s"], "canopy_s": seeded.timings["canopy_s"],
             "seed_s": seeded.timings["total_s"], "clients": world.truth["counts"]["canopy_clients"],
             "customers": world.truth["counts"]["qbo_customers"],

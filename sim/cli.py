@@ -75,7 +75,7 @@ async def _serve_scenario(args: argparse.Namespace) -> None:
                                         base_port + 1 if base_port else 0)
     try:
         q_url, c_url = f"http://{args.host}:{q_port}", f"http://{args.host}:{c_port}"
-        seeded = await seed_world(world, q_url, c_url, unfreeze=True)
+        seeded = await seed_world(world, q_url, c_url, unfreeze=True, release=True)
         tokens = await qbo_tokens(seeded)
         console.print(f"[bold green]scenario[/] {world.scenario.name} (seed {seed}, scale {args.scale}): "
                       f"{world.truth['counts']['canopy_clients']} clients, "

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
@@ -85,11 +85,20 @@ def _fill_canopy(value: Any, known: dict[str, str]) -> Any:
     return value
 
 
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)] or []
+def _parts(records: dict[str, list[Any]], name: str, size: int, release: bool) -> Iterator[list[Any]]:
+    """One list of the world in chunks. With `release` the world lets go of each chunk once it
+    is taken, so a huge world never sits in memory beside both fakes' copies of it."""
+    items = records.get(name, [])
+    if release:
+        records[name] = []
+    for start in range(0, len(items), size):
+        part = items[start:start + size]
+        if release:
+            items[start:start + size] = [None] * len(part)
+        yield part
 
 
-async def _qbo(h: _Http, world: World, base: str, out: dict[str, Any], chunk: int) -> None:
+async def _qbo(h: _Http, world: World, base: str, out: dict[str, Any], chunk: int, release: bool) -> None:
     admin = base + "/_sim"
     app = world.app
     try:
@@ -103,7 +112,7 @@ async def _qbo(h: _Http, world: World, base: str, out: dict[str, Any], chunk: in
     services = next((a for a in income if a["Name"] == "Services"), income[0])
     known = {"income": services["Id"]}
     for name in QBO_ORDER:
-        for part in _chunks(world.qbo[name], chunk):
+        for part in _parts(world.qbo, name, chunk, release):
             if name in ("Item", "Invoice"):
                 part = _fill_qbo(part, known)
             got = await h.call("POST", f"{admin}/companies/{realm}/seed", {name: part})
@@ -112,7 +121,7 @@ async def _qbo(h: _Http, world: World, base: str, out: dict[str, Any], chunk: in
     out.update(realm=realm, user=company["user"], ids=known)
 
 
-async def _canopy(h: _Http, world: World, base: str, out: dict[str, Any], chunk: int) -> None:
+async def _canopy(h: _Http, world: World, base: str, out: dict[str, Any], chunk: int, release: bool) -> None:
     admin = base + "/_sim"
     firm = await h.call("POST", admin + "/firms", world.firm)
     firm_id = firm["firm"]["id"]
@@ -129,7 +138,7 @@ async def _canopy(h: _Http, world: World, base: str, out: dict[str, Any], chunk:
                       "token": made["token"], "permission_set": member["permission_set"]})
     known: dict[str, str] = {}
     for name in CANOPY_ORDER:
-        for part in _chunks(world.canopy[name], chunk):
+        for part in _parts(world.canopy, name, chunk, release):
             if name in ("invoices", "payments"):
                 part = _fill_canopy(part, known)
             got = await h.call("POST", f"{admin}/firms/{firm_id}/seed", {name: part})
@@ -138,10 +147,12 @@ async def _canopy(h: _Http, world: World, base: str, out: dict[str, Any], chunk:
 
 
 async def seed_world(world: World, qbo_url: str, canopy_url: str, *, chunk: int = CHUNK,
-                     unfreeze: bool = False) -> Seeded:
+                     unfreeze: bool = False, release: bool = False) -> Seeded:
     """Seed both fakes (fresh ones: the clocks are server-wide) and say what was created where.
 
     The clocks stay frozen at the epoch unless `unfreeze`, in which case they run on from it.
+    With `release` the world's record lists are emptied as they are sent (its ground truth
+    stays): for callers that need only the truth afterwards, such as `serve` and benchmarks.
     """
     timeout = aiohttp.ClientTimeout(total=600)
     started = time.perf_counter()
@@ -152,10 +163,10 @@ async def seed_world(world: World, qbo_url: str, canopy_url: str, *, chunk: int 
         q: dict[str, Any] = {}
         c: dict[str, Any] = {}
         t = time.perf_counter()
-        await _qbo(h, world, qbo_url, q, chunk)
+        await _qbo(h, world, qbo_url, q, chunk, release)
         t_qbo = time.perf_counter() - t
         t = time.perf_counter()
-        await _canopy(h, world, canopy_url, c, chunk)
+        await _canopy(h, world, canopy_url, c, chunk, release)
         t_canopy = time.perf_counter() - t
         if unfreeze:
             for base in (qbo_url, canopy_url):
