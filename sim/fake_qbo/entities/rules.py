@@ -8,9 +8,10 @@ included.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ..query.fields import to_decimal
 from . import faults
 
 CENT = Decimal("0.01")
@@ -82,26 +83,13 @@ def positive_id(value: Any) -> str | None:
 
 # -- numbers -------------------------------------------------------------------
 def to_number(value: Any, field: str) -> int | Decimal:
-    """An int stays an int; Decimals and numeric strings become Decimal."""
-    if isinstance(value, bool):
-        raise faults.invalid_value(field, value)
-    if isinstance(value, int):
+    """An int stays an int; Decimals and numeric strings become Decimal (2010 otherwise)."""
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise faults.invalid_value(field, str(value))
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise faults.invalid_value(field, value) from None
-        if not number.is_finite():
-            raise faults.invalid_value(field, value)
-        return number
-    raise faults.invalid_value(field, value)
+    number = to_decimal(value)
+    if number is None:
+        raise faults.invalid_value(field, str(value) if isinstance(value, Decimal) else value)
+    return number
 
 
 def money(value: int | Decimal) -> Decimal:

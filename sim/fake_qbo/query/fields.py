@@ -114,7 +114,7 @@ def _literal_key(value: Scalar, ftype: FieldType, op: str) -> Any:
         as_int = _to_int(value)
         return MISSING if as_int is None else as_int
     if ftype is FieldType.DECIMAL:
-        number = _to_decimal(value)
+        number = to_decimal(value)
         return MISSING if number is None else number
     if ftype is FieldType.DATE:
         return _to_date(value) if isinstance(value, str) else MISSING
@@ -168,7 +168,7 @@ def _record_key(raw: Any, ftype: FieldType) -> Any:
         as_int = _to_int(raw)
         return MISSING if as_int is None else as_int
     if ftype is FieldType.DECIMAL:
-        number = _to_decimal(raw)
+        number = to_decimal(raw)
         return MISSING if number is None else number
     if ftype is FieldType.DATE:
         if isinstance(raw, datetime):
@@ -220,7 +220,8 @@ def _to_int(value: Any) -> int | None:
     return None
 
 
-def _to_decimal(value: Any) -> Decimal | None:
+def to_decimal(value: Any) -> Decimal | None:
+    """A finite Decimal from a number or numeric text; None when there is none (bools included)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
