@@ -11,6 +11,7 @@ import requests
 
 from sim.core.server import ServerThread
 from sim.fake_qbo.app import QboConfig, create_app
+from tests.receiver import Receiver, start_receiver
 
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 _ids = itertools.count(1)
@@ -80,3 +81,12 @@ def qbo_tenant(qbo_server: ServerThread, qbo_admin: Admin, worker_id: str) -> Qb
                              "redirect_uris": [redirect]}, expect=201)
     return QboTenant(qbo_server.url, company["realm_id"], client_id, f"secret-{n}", redirect,
                      company["user"]["email"], company["user"]["password"], qbo_admin)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a real socket, stopped after the test."""
+    r = start_receiver()
+    yield r
+    assert r.server is not None
+    r.server.stop()

@@ -92,8 +92,7 @@ async def grant_user(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     body = await read_json_object(request)
     realm = request.match_info["realm"]
-    if not ctx.store.tenant_info(realm):
-        raise AdminError(404, "company_not_found", f"no company {realm}")
+    tenancy.require_company(ctx, realm)
     email = require_str(body, "email") or ""
     with ctx.store.tx():
         user = tenancy.ensure_user(ctx, body, realm, email)
@@ -127,8 +126,8 @@ async def grant(request: web.Request) -> web.Response:
     assert app is not None
     if oauth.needs_company(scopes) and not realm:
         raise AdminError(400, "bad_request", "'realm_id' is required for accounting scopes")
-    if realm and not ctx.store.tenant_info(realm):
-        raise AdminError(404, "company_not_found", f"no company {realm}")
+    if realm:
+        tenancy.require_company(ctx, realm)
     email = require_str(body, "user_email", optional=True)
     with ctx.store.tx():
         user = tenancy.find_user(ctx, email) if email else next(
@@ -177,9 +176,7 @@ async def seed(request: web.Request) -> web.Response:
 
     ctx = _ctx(request)
     realm = request.match_info["realm"]
-    info = ctx.store.tenant_info(realm)
-    if info is None or info["kind"] != tenancy.KIND:
-        raise AdminError(404, "company_not_found", f"no company {realm}")
+    tenancy.require_company(ctx, realm)
     body = await read_json_object(request)
     unknown = sorted(set(body) - set(SEED_ORDER))
     if unknown:
@@ -231,9 +228,7 @@ async def edit(request: web.Request) -> web.Response:
 
     ctx = _ctx(request)
     realm = request.match_info["realm"]
-    info = ctx.store.tenant_info(realm)
-    if info is None or info["kind"] != tenancy.KIND:
-        raise AdminError(404, "company_not_found", f"no company {realm}")
+    tenancy.require_company(ctx, realm)
     body = await read_json_object(request)
     spec = SPECS_BY_NAME.get(str(body.get("entity")))
     id_ = body.get("id")

@@ -229,10 +229,16 @@ def create_company(ctx: SimContext, body: dict[str, Any]) -> dict[str, Any]:
             "user": {"email": user["email"], "password": user["password"], "sub": user["sub"]}}
 
 
-def set_subscription(ctx: SimContext, realm: str, status: str) -> dict[str, Any]:
+def require_company(ctx: SimContext, realm: str) -> dict[str, Any]:
+    """The company's tenant info, or the admin API's 404."""
     info = ctx.store.tenant_info(realm)
     if info is None or info["kind"] != KIND:
         raise AdminError(404, "company_not_found", f"no company {realm}")
+    return info
+
+
+def set_subscription(ctx: SimContext, realm: str, status: str) -> dict[str, Any]:
+    info = require_company(ctx, realm)
     if status not in ("active", "suspended"):
         raise AdminError(400, "bad_request", "'subscription' must be 'active' or 'suspended'")
     info["data"]["subscription"] = status

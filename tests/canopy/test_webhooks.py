@@ -3,20 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Iterator
 
-import pytest
 
 from tests.canopy.conftest import Firm
-from tests.receiver import Receiver, start_receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = start_receiver()
-    yield r
-    assert r.server is not None
-    r.server.stop()
+from tests.receiver import Receiver
 
 
 def subscribe(firm: Firm, url: str, types: list[str] | None = None, secret: str = "s" * 24) -> dict:

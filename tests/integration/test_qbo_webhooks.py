@@ -9,17 +9,9 @@ from quickbooks.client import QuickBooks
 
 from tests.conftest import QboTenant
 from tests.integration.test_admin import token_for
-from tests.receiver import Receiver, start_receiver
+from tests.receiver import Receiver
 
 VERIFIER = "verifier-token-for-tests"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = start_receiver()
-    yield r
-    assert r.server is not None
-    r.server.stop()
 
 
 @pytest.fixture
