@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from sim.core.server import ServerThread
+from sim.fake_canopy.app import CanopyConfig
+from sim.fake_canopy.app import create_app as create_canopy_app
 from sim.fake_qbo.app import QboConfig, create_app
 from tests.receiver import Receiver, start_receiver
 
@@ -46,6 +49,17 @@ def qbo_server() -> Iterator[ServerThread]:
 @pytest.fixture(scope="session")
 def qbo_admin(qbo_server: ServerThread) -> Admin:
     return Admin(qbo_server.url)
+
+
+@pytest.fixture(scope="session")
+def canopy_server() -> Iterator[ServerThread]:
+    with ServerThread(lambda: create_canopy_app(CanopyConfig())) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def canopy_admin(canopy_server: ServerThread) -> Admin:
+    return Admin(canopy_server.url)
 
 
 @dataclass

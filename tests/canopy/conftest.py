@@ -3,27 +3,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from sim.core.server import ServerThread
-from sim.fake_canopy.app import CanopyConfig, create_app
 from tests.conftest import Admin
 
 V3 = "/public/v3"
-
-
-@pytest.fixture(scope="session")
-def canopy_server() -> Iterator[ServerThread]:
-    with ServerThread(lambda: create_app(CanopyConfig())) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def canopy_admin(canopy_server: ServerThread) -> Admin:
-    return Admin(canopy_server.url)
 
 
 class Api:

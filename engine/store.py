@@ -1,0 +1,936 @@
+"""The engine's state: one database (SQLite or PostgreSQL), typed ORM tables and a `Store`.
+
+What lives here and why:
+- `connections`: one row per Canopy firm, with the wizard and the (encrypted) tokens;
+- `oauth_states`: binds an OAuth `state` to the user who started connect, used once;
+- `jobs` and `review_entries`: long work and its output (a review can hold 200,000 rows,
+  so it is paged from the database, not kept in memory);
+- `links`, `sync_log`, `inbox`, `cursors`: what the sync knows, did, must still do, and
+  where it stopped reading.
+
+Times are never read from a clock here: callers pass `now` (the engine's clock is
+injectable). Datetimes go in and come out timezone-aware UTC on both dialects. Secrets go
+through a `TokenBox`, so the raw columns only ever hold ciphertext.
+
+Concurrency: `Store.locked(conn_id)` is the one way to read-modify-write a connection
+(`SELECT ... FOR UPDATE` on PostgreSQL, a `BEGIN IMMEDIATE` write transaction on SQLite);
+a worker that refreshes QBO tokens under it sees tokens another worker refreshed first.
+`Store.session()` transactions on SQLite begin IMMEDIATE too, so a read-then-write can
+never fail half-way with "database is locked"; `session(write=False)` is for plain reads.
+"""
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    aliased,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from engine.crypto import TokenBox
+from engine.setup import Wizard
+from engine.wizard_codec import dump_wizard, load_wizard
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_S = 30.0
+_CHUNK = 5_000      # rows per executemany batch
+_IN_CHUNK = 500     # ids per IN (...) list
+
+CONNECTION_STATES = ("setup", "connected", "needs_reauthorization", "disconnected")
+JOB_KINDS = ("contacts_review", "contacts_sync", "items_review", "items_sync", "invoices_send")
+JOB_STATES = ("running", "done", "failed")
+LINK_KINDS = ("contact", "item", "invoice")
+LOG_KINDS = ("contact", "item", "invoice", "connection")
+LOG_ACTIONS = ("applied", "created", "linked", "skipped", "held", "failed", "info")
+DIRECTIONS = ("canopy_to_qbo", "qbo_to_canopy")
+SOURCES = ("qbo", "canopy")
+
+
+# --- column types ----------------------------------------------------------------------------
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in and out. SQLite keeps no zone, so the value is stored as naive UTC and
+    the zone put back on reading; a naive datetime is refused rather than guessed at."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass timezone-aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JsonValue = JSON(none_as_null=True)  # Python None is SQL NULL, not the JSON text 'null'
+
+
+def _check(column: str, values: Sequence[str], name: str) -> CheckConstraint:
+    return CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
+
+
+def _key(value: str | enum.Enum) -> str:
+    """Sections and kinds may be given as enums (e.g. `review.Section`) or their values."""
+    return str(value.value) if isinstance(value, enum.Enum) else value
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), str: String()}
+
+
+def _conn_fk() -> Any:
+    return mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+
+
+class Connection(Base):
+    """One Canopy firm's integration (R4a: one per firm), created the first time it calls.
+
+    `version` rises on every update; the ORM checks it on flush, and `update_connection`
+    takes an `expected_version` for optimistic writes from the API.
+    """
+
+    __tablename__ = "connections"
+    __table_args__ = (_check("state", CONNECTION_STATES, "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firm_id: Mapped[str] = mapped_column(unique=True)
+    realm_id: Mapped[str | None]
+    state: Mapped[str] = mapped_column(default="setup")
+    reason: Mapped[str | None] = mapped_column(Text)
+    connected_by: Mapped[str | None]
+    wizard: Mapped[dict[str, Any]] = mapped_column(JSON)
+    qbo_access_token: Mapped[str | None] = mapped_column(Text)
+    qbo_refresh_token: Mapped[str | None] = mapped_column(Text)
+    qbo_access_expires_at: Mapped[datetime | None]
+    qbo_refresh_expires_at: Mapped[datetime | None]
+    canopy_integration_id: Mapped[str | None]
+    canopy_token: Mapped[str | None] = mapped_column(Text)
+    canopy_webhook_id: Mapped[str | None]
+    canopy_webhook_secret: Mapped[str | None] = mapped_column(Text)
+    income_account_id: Mapped[str | None]
+    items_skipped: Mapped[bool] = mapped_column(default=False)
+    ongoing_contacts: Mapped[bool] = mapped_column(default=False)
+    ongoing_items: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column()
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+    def get_wizard(self) -> Wizard:
+        return load_wizard(self.wizard)
+
+    def set_wizard(self, wizard: Wizard) -> None:
+        self.wizard = dump_wizard(wizard)
+
+
+class OAuthState(Base):
+    """An OAuth `state` handed out by connect: whose it is, and whether it was used."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(primary_key=True)
+    firm_id: Mapped[str]
+    user_id: Mapped[str]
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (_check("state", JOB_STATES, "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str]
+    state: Mapped[str] = mapped_column(default="running")
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    step: Mapped[str] = mapped_column(default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class ReviewEntry(Base):
+    """One row of a review job's output; `position` is its 0-based place in its section."""
+
+    __tablename__ = "review_entries"
+    __table_args__ = (Index(None, "job_id", "section", "position", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    section: Mapped[str]
+    position: Mapped[int]
+    canopy_id: Mapped[str | None]
+    qbo_id: Mapped[str | None]
+    name: Mapped[str] = mapped_column(Text)
+    detail: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+
+
+class Link(Base):
+    """A Canopy record and a QBO record that are the same thing; one-to-one per kind."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "kind", "canopy_id"),
+        UniqueConstraint("connection_id", "kind", "qbo_id"),
+        _check("kind", LINK_KINDS, "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = _conn_fk()
+    kind: Mapped[str]
+    canopy_id: Mapped[str]
+    qbo_id: Mapped[str]
+    canopy_hash: Mapped[str | None]
+    qbo_hash: Mapped[str | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SyncLogEntry(Base):
+    __tablename__ = "sync_log"
+    __table_args__ = (
+        Index(None, "connection_id", "id"),
+        _check("action", LOG_ACTIONS, "action"),
+        _check("direction", DIRECTIONS, "direction"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = _conn_fk()
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    action: Mapped[str]
+    direction: Mapped[str | None]
+    canopy_id: Mapped[str | None]
+    qbo_id: Mapped[str | None]
+    rule: Mapped[str | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+
+
+class InboxEvent(Base):
+    """A change one side told us about (webhook or CDC), waiting to be applied in order."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index("ix_inbox_pending", "applied_at", "connection_id", "source", "record_kind", "record_id"),
+        _check("source", SOURCES, "source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = _conn_fk()
+    source: Mapped[str]
+    record_kind: Mapped[str]
+    record_id: Mapped[str]
+    payload: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+    received_at: Mapped[datetime]
+    claimed_by: Mapped[str | None]
+    claimed_at: Mapped[datetime | None]
+    applied_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Cursor(Base):
+    """Where reading a source stopped (e.g. the last CDC time), per connection."""
+
+    __tablename__ = "cursors"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    source: Mapped[str] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+# --- errors and plain records ----------------------------------------------------------------
+
+class StoreError(Exception):
+    pass
+
+
+class NotFound(StoreError, LookupError):
+    pass
+
+
+class StaleVersion(StoreError):
+    """An optimistic write lost: the row changed since the caller read it."""
+
+
+class OAuthStateError(StoreError):
+    """`code` is the API's: `state_mismatch` (never issued) or `state_reused`."""
+
+    def __init__(self, code: str, state: str) -> None:
+        super().__init__(f"{code}: OAuth state {state!r}")
+        self.code = code
+
+
+class LinkConflict(StoreError):
+    """A link would pair a record that is already linked to a different one."""
+
+    def __init__(self, kind: str, canopy_id: str, qbo_id: str, existing: tuple[str, str]) -> None:
+        super().__init__(f"{kind} link canopy {canopy_id!r} <-> qbo {qbo_id!r} conflicts with "
+                         f"canopy {existing[0]!r} <-> qbo {existing[1]!r}")
+        self.kind, self.canopy_id, self.qbo_id, self.existing = kind, canopy_id, qbo_id, existing
+
+
+@dataclass(frozen=True)
+class QboTokens:
+    access_token: str | None
+    refresh_token: str | None
+    access_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CanopyCredentials:
+    integration_id: str | None
+    token: str | None
+    webhook_id: str | None
+    webhook_secret: str | None
+
+
+@dataclass(frozen=True)
+class OAuthBinding:
+    firm_id: str
+    user_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One review row to store; its position is the order it is given in, per section."""
+
+    section: str | enum.Enum
+    name: str
+    canopy_id: str | None = None
+    qbo_id: str | None = None
+    detail: Any = None
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    section: str
+    position: int
+    name: str
+    canopy_id: str | None
+    qbo_id: str | None
+    detail: Any
+
+
+@dataclass(frozen=True)
+class LinkPair:
+    canopy_id: str
+    qbo_id: str
+    canopy_hash: str | None = None
+    qbo_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One sync log line; `at` defaults to the `now` of `append_log`."""
+
+    kind: str
+    action: str
+    direction: str | None = None
+    canopy_id: str | None = None
+    qbo_id: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    detail: Any = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    source: str
+    record_kind: str
+    record_id: str
+    payload: Any = None
+
+
+# --- engine setup ----------------------------------------------------------------------------
+
+def _sqlite_engine(url: URL) -> Engine:
+    """WAL (readers never wait for the writer), a busy timeout (writers queue instead of
+    failing), foreign keys on, and our own BEGIN so a transaction can be IMMEDIATE."""
+    memory = url.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}}
+    if memory:
+        kwargs["poolclass"] = StaticPool  # one shared connection, or every checkout is a new empty db
+    eng = create_engine(url, **kwargs)
+
+    @event.listens_for(eng, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own; _on_begin does
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cur.close()
+
+    @event.listens_for(eng, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return eng
+
+
+def _upsert(session: Session) -> Any:
+    """The dialect's INSERT, which has `on_conflict_do_nothing/update` on both."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def lock_connection(session: Session, conn_id: int) -> Connection:
+    """Lock a connection row for the rest of `session`'s transaction and read it fresh.
+
+    PostgreSQL: `SELECT ... FOR UPDATE`. SQLite locks the whole database instead, which a
+    `Store.session()` (BEGIN IMMEDIATE) transaction already holds; a read-only session
+    cannot lock and is refused, so a missing lock is a loud bug, not a silent race.
+    """
+    conn = session.connection()
+    stmt = select(Connection).where(Connection.id == conn_id).execution_options(populate_existing=True)
+    if conn.dialect.name == "sqlite":
+        if conn.get_execution_options().get("sqlite_begin") != "IMMEDIATE":
+            raise RuntimeError("lock_connection needs a write session (Store.session()) on SQLite")
+    else:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"connection {conn_id}")
+    return row
+
+
+_SECRET_FIELDS = frozenset({"qbo_access_token", "qbo_refresh_token", "canopy_token", "canopy_webhook_secret"})
+_PLAIN_FIELDS = frozenset({"realm_id", "state", "reason", "connected_by", "wizard", "qbo_access_expires_at",
+                           "qbo_refresh_expires_at", "canopy_integration_id", "canopy_webhook_id",
+                           "income_account_id", "items_skipped", "ongoing_contacts", "ongoing_items"})
+
+
+class Store:
+    """All reads and writes of the engine's state. Returned ORM rows are detached snapshots."""
+
+    def __init__(self, url: str, box: TokenBox) -> None:
+        self.box = box
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            self.engine = _sqlite_engine(parsed)
+        else:
+            self.engine = create_engine(parsed, pool_pre_ping=True)
+        self._write = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"),
+                                   expire_on_commit=False)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Alembic `upgrade head`, in one transaction; concurrent starters wait for each other."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+        with self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('engine.store.migrate'))")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextlib.contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A transaction: commit on success, rollback on error."""
+        with (self._write if write else self._read).begin() as s:
+            yield s
+
+    @contextlib.contextmanager
+    def locked(self, conn_id: int) -> Iterator[tuple[Session, Connection]]:
+        """A write transaction holding the connection's lock, with the row read fresh."""
+        with self.session() as s:
+            yield s, lock_connection(s, conn_id)
+
+    @contextlib.contextmanager
+    def _use(self, session: Session | None, write: bool = True) -> Iterator[Session]:
+        if session is not None:
+            yield session
+        else:
+            with self.session(write=write) as s:
+                yield s
+
+    # --- connections -------------------------------------------------------------------------
+
+    def ensure_connection(self, firm_id: str, now: datetime) -> Connection:
+        """The firm's connection, created in state `setup` on first use (safe under races)."""
+        found = self.connection_for_firm(firm_id)
+        if found is not None:
+            return found
+        with self.session() as s:
+            s.execute(_upsert(s)(Connection.__table__).values(
+                firm_id=firm_id, state="setup", wizard=dump_wizard(Wizard()), items_skipped=False,
+                ongoing_contacts=False, ongoing_items=False, created_at=now, updated_at=now, version=1,
+            ).on_conflict_do_nothing(index_elements=["firm_id"]))
+            return s.scalars(select(Connection).where(Connection.firm_id == firm_id)).one()
+
+    def get_connection(self, conn_id: int) -> Connection | None:
+        with self.session(write=False) as s:
+            return s.get(Connection, conn_id)
+
+    def connection_for_firm(self, firm_id: str) -> Connection | None:
+        with self.session(write=False) as s:
+            return s.scalars(select(Connection).where(Connection.firm_id == firm_id)).one_or_none()
+
+    def connections(self, *, state: str | None = None) -> list[Connection]:
+        stmt = select(Connection).order_by(Connection.id)
+        if state is not None:
+            stmt = stmt.where(Connection.state == state)
+        with self.session(write=False) as s:
+            return list(s.scalars(stmt))
+
+    def update_connection(self, conn_id: int, now: datetime, *, expected_version: int | None = None,
+                          **fields: Any) -> Connection:
+        """Set plain fields (a `wizard` may be a `Wizard`); secrets go through their helpers.
+
+        With `expected_version`, the write only happens if nobody wrote since (`StaleVersion`).
+        """
+        unknown = set(fields) - _PLAIN_FIELDS
+        if unknown:
+            hint = " (secrets: use set_qbo_tokens / set_canopy_credentials)" if unknown & _SECRET_FIELDS else ""
+            raise ValueError(f"not updatable: {', '.join(sorted(unknown))}{hint}")
+        if isinstance(fields.get("wizard"), Wizard):
+            fields["wizard"] = dump_wizard(fields["wizard"])
+        t = Connection.__table__
+        stmt = update(t).where(t.c.id == conn_id).values(**fields, updated_at=now, version=t.c.version + 1)
+        if expected_version is not None:
+            stmt = stmt.where(t.c.version == expected_version)
+        with self.session() as s:
+            if s.execute(stmt).rowcount == 0:
+                if s.get(Connection, conn_id) is None:
+                    raise NotFound(f"connection {conn_id}")
+                raise StaleVersion(f"connection {conn_id} changed since version {expected_version}")
+            return s.get_one(Connection, conn_id, populate_existing=True)
+
+    def save_wizard(self, conn_id: int, wizard: Wizard, now: datetime, *,
+                    expected_version: int | None = None) -> Connection:
+        return self.update_connection(conn_id, now, expected_version=expected_version, wizard=wizard)
+
+    def delete_connection(self, conn_id: int) -> bool:
+        """Forget a firm entirely (its jobs, links, log, inbox and cursors go with it)."""
+        with self.session() as s:
+            return s.execute(delete(Connection.__table__).where(Connection.__table__.c.id == conn_id)).rowcount > 0
+
+    # --- secrets -----------------------------------------------------------------------------
+
+    def _row_for_write(self, s: Session, conn_id: int, own: bool) -> Connection:
+        """In our own session, lock; in the caller's, they hold the lock (see `locked`)."""
+        if own:
+            return lock_connection(s, conn_id)
+        row = s.get(Connection, conn_id)
+        if row is None:
+            raise NotFound(f"connection {conn_id}")
+        return row
+
+    def set_qbo_tokens(self, conn_id: int, access: str | None, refresh: str | None,
+                       access_expires_at: datetime | None, refresh_expires_at: datetime | None, *,
+                       session: Session | None = None, now: datetime | None = None) -> None:
+        """Store QBO tokens encrypted (all None clears them). Inside `locked`, pass its session."""
+        with self._use(session) as s:
+            row = self._row_for_write(s, conn_id, own=session is None)
+            row.qbo_access_token = self.box.seal(access)
+            row.qbo_refresh_token = self.box.seal(refresh)
+            row.qbo_access_expires_at = access_expires_at
+            row.qbo_refresh_expires_at = refresh_expires_at
+            if now is not None:
+                row.updated_at = now
+            s.flush()
+
+    def qbo_tokens(self, conn_id: int, *, session: Session | None = None) -> QboTokens:
+        with self._use(session, write=False) as s:
+            row = s.get(Connection, conn_id)
+            if row is None:
+                raise NotFound(f"connection {conn_id}")
+            return QboTokens(self.box.open(row.qbo_access_token), self.box.open(row.qbo_refresh_token),
+                             row.qbo_access_expires_at, row.qbo_refresh_expires_at)
+
+    def set_canopy_credentials(self, conn_id: int, *, integration_id: str | None, token: str | None,
+                               webhook_id: str | None, webhook_secret: str | None,
+                               session: Session | None = None, now: datetime | None = None) -> None:
+        with self._use(session) as s:
+            row = self._row_for_write(s, conn_id, own=session is None)
+            row.canopy_integration_id = integration_id
+            row.canopy_token = self.box.seal(token)
+            row.canopy_webhook_id = webhook_id
+            row.canopy_webhook_secret = self.box.seal(webhook_secret)
+            if now is not None:
+                row.updated_at = now
+            s.flush()
+
+    def canopy_credentials(self, conn_id: int, *, session: Session | None = None) -> CanopyCredentials:
+        with self._use(session, write=False) as s:
+            row = s.get(Connection, conn_id)
+            if row is None:
+                raise NotFound(f"connection {conn_id}")
+            return CanopyCredentials(row.canopy_integration_id, self.box.open(row.canopy_token),
+                                     row.canopy_webhook_id, self.box.open(row.canopy_webhook_secret))
+
+    # --- OAuth state -------------------------------------------------------------------------
+
+    def add_oauth_state(self, state: str, firm_id: str, user_id: str, now: datetime) -> None:
+        with self.session() as s:
+            s.add(OAuthState(state=state, firm_id=firm_id, user_id=user_id, created_at=now))
+
+    def use_oauth_state(self, state: str, now: datetime) -> OAuthBinding:
+        """Spend a state once: who started connect. Unknown -> `state_mismatch`, again -> `state_reused`."""
+        t = OAuthState.__table__
+        with self.session() as s:
+            spent = s.execute(update(t).where(t.c.state == state, t.c.used_at.is_(None)).values(used_at=now))
+            row = s.get(OAuthState, state)
+            if row is None:
+                raise OAuthStateError("state_mismatch", state)
+            if spent.rowcount == 0:
+                raise OAuthStateError("state_reused", state)
+            return OAuthBinding(row.firm_id, row.user_id, row.created_at)
+
+    def prune_oauth_states(self, created_before: datetime) -> int:
+        with self.session() as s:
+            t = OAuthState.__table__
+            return s.execute(delete(t).where(t.c.created_at < created_before)).rowcount
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def start_job(self, conn_id: int, kind: str, now: datetime, *, total: int = 0, step: str = "") -> Job:
+        with self.session() as s:
+            job = Job(connection_id=conn_id, kind=kind, state="running", done=0, total=total, step=step,
+                      started_at=now)
+            s.add(job)
+            s.flush()
+            return job
+
+    def job_progress(self, job_id: int, *, done: int, total: int | None = None, step: str | None = None) -> None:
+        """Progress of a running job; a job that has ended keeps its final numbers."""
+        values: dict[str, Any] = {"done": done}
+        if total is not None:
+            values["total"] = total
+        if step is not None:
+            values["step"] = step
+        t = Job.__table__
+        with self.session() as s:
+            s.execute(update(t).where(t.c.id == job_id, t.c.state == "running").values(**values))
+
+    def finish_job(self, job_id: int, now: datetime, result: Any = None) -> Job:
+        return self._end_job(job_id, now, state="done", result=result, error=None)
+
+    def fail_job(self, job_id: int, now: datetime, error: str) -> Job:
+        return self._end_job(job_id, now, state="failed", result=None, error=error)
+
+    def _end_job(self, job_id: int, now: datetime, **values: Any) -> Job:
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise NotFound(f"job {job_id}")
+            if job.state == "running":
+                for k, v in values.items():
+                    setattr(job, k, v)
+                job.finished_at = now
+            return job
+
+    def get_job(self, job_id: int) -> Job | None:
+        with self.session(write=False) as s:
+            return s.get(Job, job_id)
+
+    def latest_job(self, conn_id: int, kind: str | None = None) -> Job | None:
+        stmt = select(Job).where(Job.connection_id == conn_id).order_by(Job.id.desc()).limit(1)
+        if kind is not None:
+            stmt = stmt.where(Job.kind == kind)
+        with self.session(write=False) as s:
+            return s.scalars(stmt).first()
+
+    def fail_running_jobs(self, now: datetime, error: str = "the engine restarted") -> int:
+        """At start-up: jobs a previous process left running will never finish."""
+        t = Job.__table__
+        with self.session() as s:
+            return s.execute(update(t).where(t.c.state == "running")
+                             .values(state="failed", error=error, finished_at=now)).rowcount
+
+    # --- review entries ----------------------------------------------------------------------
+
+    def add_review(self, job_id: int, rows: Iterable[ReviewRow], *, chunk_size: int = _CHUNK) -> int:
+        """Append rows to a job's review (executemany in chunks); returns how many were added."""
+        t = ReviewEntry.__table__
+        added = 0
+        with self.session() as s:
+            nxt = {sec: top + 1 for sec, top in s.execute(
+                select(t.c.section, func.max(t.c.position)).where(t.c.job_id == job_id).group_by(t.c.section))}
+            batch: list[dict[str, Any]] = []
+            for r in rows:
+                sec = _key(r.section)
+                pos = nxt.get(sec, 0)
+                nxt[sec] = pos + 1
+                batch.append({"job_id": job_id, "section": sec, "position": pos, "canopy_id": r.canopy_id,
+                              "qbo_id": r.qbo_id, "name": r.name, "detail": r.detail})
+                if len(batch) >= chunk_size:
+                    s.execute(insert(t), batch)
+                    added += len(batch)
+                    batch = []
+            if batch:
+                s.execute(insert(t), batch)
+                added += len(batch)
+        return added
+
+    def review_page(self, job_id: int, section: str | enum.Enum, offset: int, limit: int) -> list[ReviewItem]:
+        """Rows `offset .. offset+limit-1` of a section, by position (an index range, not OFFSET)."""
+        t = ReviewEntry.__table__
+        sec = _key(section)
+        stmt = (select(t.c.position, t.c.name, t.c.canopy_id, t.c.qbo_id, t.c.detail)
+                .where(t.c.job_id == job_id, t.c.section == sec, t.c.position >= offset)
+                .order_by(t.c.position).limit(limit))
+        with self.session(write=False) as s:
+            return [ReviewItem(sec, r.position, r.name, r.canopy_id, r.qbo_id, r.detail) for r in s.execute(stmt)]
+
+    def review_counts(self, job_id: int) -> dict[str, int]:
+        """Rows per section; a section with no rows is absent."""
+        t = ReviewEntry.__table__
+        stmt = select(t.c.section, func.count()).where(t.c.job_id == job_id).group_by(t.c.section)
+        with self.session(write=False) as s:
+            return {sec: int(n) for sec, n in s.execute(stmt)}
+
+    def delete_review(self, job_id: int) -> int:
+        t = ReviewEntry.__table__
+        with self.session() as s:
+            return s.execute(delete(t).where(t.c.job_id == job_id)).rowcount
+
+    # --- links -------------------------------------------------------------------------------
+
+    def add_links(self, conn_id: int, kind: str, pairs: Iterable[LinkPair], now: datetime) -> int:
+        """Add links, all or none. An identical link is a no-op (given hashes are updated);
+        a record already linked to another raises `LinkConflict`. Returns how many are new."""
+        wanted: dict[str, LinkPair] = {}
+        by_qbo: dict[str, str] = {}
+        for p in pairs:
+            seen = wanted.get(p.canopy_id)
+            if seen is not None and seen.qbo_id != p.qbo_id:
+                raise LinkConflict(kind, p.canopy_id, p.qbo_id, (seen.canopy_id, seen.qbo_id))
+            if by_qbo.get(p.qbo_id, p.canopy_id) != p.canopy_id:
+                raise LinkConflict(kind, p.canopy_id, p.qbo_id, (by_qbo[p.qbo_id], p.qbo_id))
+            wanted[p.canopy_id] = p
+            by_qbo[p.qbo_id] = p.canopy_id
+        t = Link.__table__
+        with self.session() as s:
+            lock_connection(s, conn_id)  # one writer per connection: check-then-insert is safe
+            existing: dict[tuple[str, str], tuple[str, str, int]] = {}  # (side, id) -> (canopy, qbo, link id)
+            for col, side, ids in ((t.c.canopy_id, "c", list(wanted)), (t.c.qbo_id, "q", list(by_qbo))):
+                for i in range(0, len(ids), _IN_CHUNK):
+                    for row in s.execute(select(t.c.id, t.c.canopy_id, t.c.qbo_id).where(
+                            t.c.connection_id == conn_id, t.c.kind == kind, col.in_(ids[i:i + _IN_CHUNK]))):
+                        existing[(side, row.canopy_id if side == "c" else row.qbo_id)] = (
+                            row.canopy_id, row.qbo_id, row.id)
+            new: list[dict[str, Any]] = []
+            rehash: list[dict[str, Any]] = []
+            for p in wanted.values():
+                for hit in (existing.get(("c", p.canopy_id)), existing.get(("q", p.qbo_id))):
+                    if hit is not None and (hit[0], hit[1]) != (p.canopy_id, p.qbo_id):
+                        raise LinkConflict(kind, p.canopy_id, p.qbo_id, (hit[0], hit[1]))
+                same = existing.get(("c", p.canopy_id))
+                if same is None:
+                    new.append({"connection_id": conn_id, "kind": kind, "canopy_id": p.canopy_id,
+                                "qbo_id": p.qbo_id, "canopy_hash": p.canopy_hash, "qbo_hash": p.qbo_hash,
+                                "created_at": now, "updated_at": now})
+                elif p.canopy_hash is not None or p.qbo_hash is not None:
+                    rehash.append({"link_id": same[2], "ch": p.canopy_hash, "qh": p.qbo_hash})
+            for i in range(0, len(new), _CHUNK):
+                s.execute(insert(t), new[i:i + _CHUNK])
+            if rehash:
+                s.execute(update(t).where(t.c.id == bindparam("link_id")).values(
+                    canopy_hash=func.coalesce(bindparam("ch"), t.c.canopy_hash),
+                    qbo_hash=func.coalesce(bindparam("qh"), t.c.qbo_hash), updated_at=now), rehash)
+        return len(new)
+
+    def links(self, conn_id: int, kind: str) -> list[Link]:
+        with self.session(write=False) as s:
+            return list(s.scalars(select(Link).where(Link.connection_id == conn_id, Link.kind == kind)
+                                  .order_by(Link.id)))
+
+    def link_by_canopy(self, conn_id: int, kind: str, canopy_id: str) -> Link | None:
+        return self._one_link(conn_id, kind, Link.canopy_id == canopy_id)
+
+    def link_by_qbo(self, conn_id: int, kind: str, qbo_id: str) -> Link | None:
+        return self._one_link(conn_id, kind, Link.qbo_id == qbo_id)
+
+    def _one_link(self, conn_id: int, kind: str, cond: Any) -> Link | None:
+        with self.session(write=False) as s:
+            return s.scalars(select(Link).where(Link.connection_id == conn_id, Link.kind == kind, cond)).first()
+
+    def set_link_hashes(self, conn_id: int, kind: str, canopy_id: str, now: datetime, *,
+                        canopy_hash: str | None, qbo_hash: str | None) -> bool:
+        t = Link.__table__
+        with self.session() as s:
+            return s.execute(update(t).where(t.c.connection_id == conn_id, t.c.kind == kind,
+                                             t.c.canopy_id == canopy_id)
+                             .values(canopy_hash=canopy_hash, qbo_hash=qbo_hash, updated_at=now)).rowcount > 0
+
+    def delete_link(self, conn_id: int, kind: str, *, canopy_id: str | None = None,
+                    qbo_id: str | None = None) -> bool:
+        """Delete the link holding this Canopy id or this QBO id (give exactly one)."""
+        if (canopy_id is None) == (qbo_id is None):
+            raise ValueError("give canopy_id or qbo_id")
+        t = Link.__table__
+        cond = t.c.canopy_id == canopy_id if canopy_id is not None else t.c.qbo_id == qbo_id
+        with self.session() as s:
+            return s.execute(delete(t).where(t.c.connection_id == conn_id, t.c.kind == kind, cond)).rowcount > 0
+
+    # --- sync log ----------------------------------------------------------------------------
+
+    def append_log(self, conn_id: int, entries: Iterable[LogEntry], now: datetime) -> int:
+        rows = [{"connection_id": conn_id, "at": e.at or now, "kind": e.kind, "action": e.action,
+                 "direction": e.direction, "canopy_id": e.canopy_id, "qbo_id": e.qbo_id, "rule": e.rule,
+                 "reason": e.reason, "detail": e.detail} for e in entries]
+        if rows:
+            with self.session() as s:
+                for i in range(0, len(rows), _CHUNK):
+                    s.execute(insert(SyncLogEntry.__table__), rows[i:i + _CHUNK])
+        return len(rows)
+
+    def read_log(self, conn_id: int, *, limit: int = 100, before: int | None = None) -> list[SyncLogEntry]:
+        """Newest first; for the next page pass the last entry's id as `before`."""
+        stmt = select(SyncLogEntry).where(SyncLogEntry.connection_id == conn_id)
+        if before is not None:
+            stmt = stmt.where(SyncLogEntry.id < before)
+        with self.session(write=False) as s:
+            return list(s.scalars(stmt.order_by(SyncLogEntry.id.desc()).limit(limit)))
+
+    # --- inbox -------------------------------------------------------------------------------
+
+    def add_inbox(self, conn_id: int, events: Iterable[IncomingEvent], now: datetime) -> int:
+        """Queue events; under the connection's lock, so ids follow commit order per connection."""
+        rows = [{"connection_id": conn_id, "source": e.source, "record_kind": e.record_kind,
+                 "record_id": e.record_id, "payload": e.payload, "received_at": now, "attempts": 0}
+                for e in events]
+        if rows:
+            with self.session() as s:
+                lock_connection(s, conn_id)
+                for i in range(0, len(rows), _CHUNK):
+                    s.execute(insert(InboxEvent.__table__), rows[i:i + _CHUNK])
+        return len(rows)
+
+    def claim_inbox(self, worker_id: str, limit: int, now: datetime, *,
+                    lease: timedelta = timedelta(minutes=5)) -> list[InboxEvent]:
+        """Claim up to `limit` events, oldest first, at most one per record: an event is only
+        handed out when it is its record's oldest unapplied one and nobody holds it (a claim
+        older than `lease` counts as abandoned). So one record's events apply in order."""
+        i = InboxEvent
+        j = aliased(InboxEvent)
+        earlier = (select(j.id).where(j.applied_at.is_(None), j.connection_id == i.connection_id,
+                                      j.source == i.source, j.record_kind == i.record_kind,
+                                      j.record_id == i.record_id, j.id < i.id).exists())
+        stmt = (select(i.id).where(i.applied_at.is_(None),
+                                   or_(i.claimed_by.is_(None), i.claimed_at < now - lease), ~earlier)
+                .order_by(i.id).limit(limit))
+        with self.session() as s:
+            if self.dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True, of=i)
+            ids = list(s.scalars(stmt))
+            if not ids:
+                return []
+            t = InboxEvent.__table__
+            s.execute(update(t).where(t.c.id.in_(ids)).values(claimed_by=worker_id, claimed_at=now))
+            return list(s.scalars(select(i).where(i.id.in_(ids)).order_by(i.id)
+                                  .execution_options(populate_existing=True)))
+
+    def inbox_done(self, worker_id: str, event_ids: Sequence[int], now: datetime) -> int:
+        """Mark claimed events applied; an event this worker no longer holds is left alone."""
+        t = InboxEvent.__table__
+        with self.session() as s:
+            return s.execute(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
+                                             t.c.applied_at.is_(None))
+                             .values(applied_at=now, error=None)).rowcount
+
+    def inbox_failed(self, worker_id: str, event_id: int, error: str, now: datetime, *,
+                     give_up: bool = False) -> bool:
+        """Release a claim after a failure (it is retried first, keeping order), or give up on it."""
+        t = InboxEvent.__table__
+        values: dict[str, Any] = {"attempts": t.c.attempts + 1, "error": error, "claimed_by": None,
+                                  "claimed_at": None}
+        if give_up:
+            values["applied_at"] = now
+        with self.session() as s:
+            return s.execute(update(t).where(t.c.id == event_id, t.c.claimed_by == worker_id,
+                                             t.c.applied_at.is_(None)).values(**values)).rowcount > 0
+
+    def inbox_pending(self, conn_id: int) -> int:
+        with self.session(write=False) as s:
+            return int(s.scalar(select(func.count()).select_from(InboxEvent).where(
+                InboxEvent.connection_id == conn_id, InboxEvent.applied_at.is_(None))) or 0)
+
+    # --- cursors -----------------------------------------------------------------------------
+
+    def cursor(self, conn_id: int, source: str) -> str | None:
+        with self.session(write=False) as s:
+            row = s.get(Cursor, (conn_id, source))
+            return None if row is None else row.value
+
+    def set_cursor(self, conn_id: int, source: str, value: str, now: datetime) -> None:
+        with self.session() as s:
+            stmt = _upsert(s)(Cursor.__table__).values(connection_id=conn_id, source=source, value=value,
+                                                        updated_at=now)
+            s.execute(stmt.on_conflict_do_update(index_elements=["connection_id", "source"],
+                                                 set_={"value": value, "updated_at": now}))
