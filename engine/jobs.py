@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,9 +29,17 @@ class Progress:
         self.done = 0
         self.total = 0
         self.step = "starting"
+        self.calls: dict[str, Counter[str]] = {"qbo": Counter(), "canopy": Counter()}
+        """Requests the job's clients sent, by service and kind; reported in the job's result."""
         self._written = 0.0
+        self.timings: dict[str, float] = {}
+        """Seconds spent in each step, so a slow job says where its time went."""
+        self._step_started = time.monotonic()
 
     def at(self, step: str, total: int | None = None, done: int = 0) -> None:
+        now = time.monotonic()
+        self.timings[self.step] = round(self.timings.get(self.step, 0.0) + now - self._step_started, 3)
+        self._step_started = now
         self.step, self.done = step, done
         if total is not None:
             self.total = total
@@ -86,7 +95,9 @@ class Jobs:
             self.store.fail_job(job_id, self.clock.now(), f"{progress.step}: {exc or type(exc).__name__}")
         else:
             progress.at("done", done=progress.total)
-            self.store.finish_job(job_id, self.clock.now(), result)
+            calls = {name: dict(sorted(c.items())) for name, c in progress.calls.items() if c}
+            extra = {"calls": calls} if calls else {}
+            self.store.finish_job(job_id, self.clock.now(), {**result, **extra, "timings_s": progress.timings})
         finally:
             self.tasks.pop(job_id, None)
 

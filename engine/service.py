@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -56,6 +57,10 @@ from engine.store import (
 from engine.tokens import StoredTokens
 
 log = logging.getLogger("engine.service")
+CREATE_CONCURRENCY = 8
+"""Canopy has no batch create: this many creates are in flight at once during a contact sync."""
+LINK_CHUNK = 200
+"""New contacts created between two writes of their links and log lines."""
 
 GATE_REASONS = frozenset({"plan_not_eligible", "missing_license", "missing_permission", "not_available_for_module"})
 CONNECTED_STEPS = frozenset(setup._CONNECTED) | {Step.AGREEMENT, Step.EXCHANGING}
@@ -106,19 +111,23 @@ class Engine:
     def lock(self, firm_id: str) -> asyncio.Lock:
         return self._locks.setdefault(firm_id, asyncio.Lock())
 
-    def canopy(self, token: str) -> CanopyClient:
-        return CanopyClient(self.http, self.config.canopy_url, token, self.policy)
+    def canopy(self, token: str, stats: Counter[str] | None = None) -> CanopyClient:
+        return CanopyClient(self.http, self.config.canopy_url, token, self.policy, stats=stats)
 
-    def qbo(self, conn: Any) -> QboClient:
+    def qbo(self, conn: Any, stats: Counter[str] | None = None) -> QboClient:
         tokens = StoredTokens(self.store, conn.id, self.oauth, self.clock,
                               on_refused=lambda exc: self._refused(conn.id, exc))
-        return QboClient(self.http, self.config.qbo_url, conn.realm_id, tokens, self.policy)
+        return QboClient(self.http, self.config.qbo_url, conn.realm_id, tokens, self.policy, stats=stats)
 
-    def canopy_for(self, conn: Any) -> CanopyClient:
+    def canopy_for(self, conn: Any, stats: Counter[str] | None = None) -> CanopyClient:
         token = self.store.canopy_credentials(conn.id).token
         if not token:
             raise ApiError(409, "not_connected", "this firm has no Canopy integration token")
-        return self.canopy(token)
+        return self.canopy(token, stats)
+
+    def clients_for(self, conn: Any, p: Progress) -> tuple[QboClient, CanopyClient]:
+        """Both clients of a job, counting their calls into the job's result (`calls`)."""
+        return self.qbo(conn, p.calls["qbo"]), self.canopy_for(conn, p.calls["canopy"])
 
     def _refused(self, connection_id: int, exc: AuthRefused) -> None:
         """R22a: QBO refused the tokens; the status says why until the user reauthorizes."""
@@ -286,7 +295,7 @@ class Engine:
             raise ApiError(409, "job_running", f"a {job.kind} job is still running", job=job_view(job))
 
     async def _review_contacts(self, firm_id: str, conn: Any, choice: ImportChoice, p: Progress) -> dict[str, Any]:
-        qbo, canopy = self.qbo(conn), self.canopy_for(conn)
+        qbo, canopy = self.clients_for(conn, p)
         p.at("reading Canopy clients")
         clients = await canopy.list_all("clients", on_page=p.counter())
         contacts = [Contact.from_canopy(c) for c in clients if not c.get("is_deleted")]
@@ -377,7 +386,7 @@ class Engine:
 
     async def _sync_contacts(self, firm_id: str, conn: Any, p: Progress) -> dict[str, Any]:
         """R11 (and D-15 on a restart): link the matches, create the new contacts, once each."""
-        canopy = self.canopy_for(conn)
+        canopy = self.clients_for(conn, p)[1]
         review = self.review_job(conn)
         matches = self.review_rows(review.id, "matches")
         new = self.review_rows(review.id, "new_contacts")
@@ -394,25 +403,36 @@ class Engine:
         self._log_many(conn.id, "contact", "linked", "R11", [(r.canopy_id, r.qbo_id, None) for r in matches])
         p.add(len(matches))
         p.at("creating new contacts in Canopy", total=len(matches) + len(new), done=len(matches))
-        already = {lk.qbo_id: lk.canopy_id for lk in self.store.links(conn.id, "contact")}
+        already = {lk.qbo_id for lk in self.store.links(conn.id, "contact")}
+        todo = [row for row in new if row.qbo_id not in already]
+        p.add(len(new) - len(todo))
+        gate = asyncio.Semaphore(CREATE_CONCURRENCY)
+
+        async def create(row: Any) -> tuple[Any, str | None]:
+            async with gate:
+                try:
+                    client = await canopy.create("clients", row.detail["client"],
+                                                 idempotency_key=f"setup-{conn.id}-contact-{row.qbo_id}")
+                except UpstreamError as exc:
+                    self._log(conn.id, "contact", "failed", "R8", exc.message, qbo_id=row.qbo_id,
+                              direction="qbo_to_canopy", detail={"code": exc.code, "name": row.name})
+                    return row, None
+                finally:
+                    p.add()
+            return row, str(client["id"])
+
         created = 0
-        for row in new:
-            if row.qbo_id in already:
-                p.add()
-                continue
-            try:
-                client = await canopy.create("clients", row.detail["client"],
-                                             idempotency_key=f"setup-{conn.id}-contact-{row.qbo_id}")
-            except UpstreamError as exc:
-                self._log(conn.id, "contact", "failed", "R8", exc.message, qbo_id=row.qbo_id,
-                          direction="qbo_to_canopy", detail={"code": exc.code, "name": row.name})
-            else:
-                self.store.add_links(conn.id, "contact", [LinkPair(str(client["id"]), row.qbo_id)],
-                                     self.clock.now())
-                self._log(conn.id, "contact", "created", "R8", None, canopy_id=str(client["id"]),
-                          qbo_id=row.qbo_id, direction="qbo_to_canopy")
-                created += 1
-            p.add()
+        for start in range(0, len(todo), LINK_CHUNK):
+            # The Idempotency-Key makes a create that lost its link (a crash before this write) replay
+            # the same client on the next run, so links may be written a chunk at a time.
+            done = [(row, cid) for row, cid in await asyncio.gather(*map(create, todo[start:start + LINK_CHUNK]))
+                    if cid is not None]
+            self.store.add_links(conn.id, "contact", [LinkPair(cid, row.qbo_id) for row, cid in done],
+                                 self.clock.now())
+            self.store.append_log(conn.id, [LogEntry(kind="contact", action="created", rule="R8", canopy_id=cid,
+                                                     qbo_id=row.qbo_id, direction="qbo_to_canopy")
+                                            for row, cid in done], self.clock.now())
+            created += len(done)
         async with self.lock(firm_id):
             conn2, w = self.load(firm_id)
             w, _ = self.step(w, setup.ContactsSynced(linked=len(matches), created=created))
@@ -433,7 +453,7 @@ class Engine:
                                    lambda p: self._review_items(me, conn, repeat, p))
 
     async def _review_items(self, me: Me, conn: Any, repeat: bool, p: Progress) -> dict[str, Any]:
-        qbo, canopy = self.qbo(conn), self.canopy_for(conn)
+        qbo, canopy = self.clients_for(conn, p)
         p.at("reading QBO accounts")
         accounts = [Account.from_qbo(a) for a in await qbo.query_all("Account", "AccountType = 'Income'")]
         p.at("reading Canopy service items")
@@ -515,7 +535,7 @@ class Engine:
 
     async def _send_invoices(self, conn: Any, p: Progress) -> dict[str, Any]:
         """R17: every existing Canopy invoice whose client and items are linked goes to QBO once."""
-        qbo, canopy = self.qbo(conn), self.canopy_for(conn)
+        qbo, canopy = self.clients_for(conn, p)
         p.at("reading Canopy invoices")
         invoices = [i for i in await canopy.list_all("invoices") if mapping.sendable(i)]
         customers = {lk.canopy_id: lk.qbo_id for lk in self.store.links(conn.id, "contact")}

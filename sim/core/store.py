@@ -310,8 +310,8 @@ class TenantStore:
              alt: str | None = None, ids: Sequence[str] | None = None,
              active: bool | None = None, deleted: bool | None = False,
              changed_since: float | None = None, num_range: tuple[Any, Any] | None = None,
-             order: str = "num", limit: int | None = None) -> list[Rec]:
-        """Records of `entity` filtered on the indexed columns."""
+             order: str = "num", limit: int | None = None, offset: int = 0) -> list[Rec]:
+        """Records of `entity` filtered on the indexed columns; `offset` skips rows in SQL."""
         where = ["tenant = ?", "entity = ?"]
         params: list[Any] = [self.tenant, entity]
         for clause, value in (("key = ?", key), ("alt = ?", alt), ("active = ?", active),
@@ -334,9 +334,9 @@ class TenantStore:
         selective = key is not None or keys is not None or alt is not None or ids is not None
         by = "changed_at" if order == "changed" else ("+num" if selective else "num")
         sql = f"SELECT {_COLS} FROM records WHERE {' AND '.join(where)} ORDER BY {by}, id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend((-1 if limit is None else limit, offset))
         return [rec_of_row(row) for row in self._db.execute(sql, params)]
 
     def count(self, entity: str, *, key: str | None = None, active: bool | None = None) -> int:

@@ -194,7 +194,8 @@ def plan(text: str):
 @pytest.mark.parametrize("text,find,exact", [
     ("SELECT * FROM Customer WHERE DisplayName = 'Acme'", {"key": "acme", "active": True}, True),
     ("SELECT * FROM Customer WHERE Active = false", {"active": False}, True),
-    ("SELECT * FROM Customer WHERE Active IN (true, false)", {}, False),
+    ("SELECT * FROM Customer WHERE Active IN (true, false)", {}, True),
+    ("SELECT * FROM Customer WHERE Active IN (false)", {"active": False}, True),
     ("SELECT * FROM Customer WHERE Id IN ('1', '058')", {"ids": ["1", "58"], "active": True}, True),
     ("SELECT * FROM Customer WHERE Id > '5' AND Id <= '10'", {"num_range": (6, 10), "active": True}, True),
     ("SELECT * FROM Customer WHERE GivenName = 'Ada'", {"active": True}, False),

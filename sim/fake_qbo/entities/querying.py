@@ -88,10 +88,7 @@ def _push(find: dict[str, Any], cond: Cond, spec: EntitySpec) -> bool:
                 pass
         return False  # seconds in the body, sub-seconds in the column: always re-check
     if path == "Active":
-        if op == "=" and isinstance(value, bool) and "active" not in find:
-            find["active"] = value
-            return True
-        return False
+        return _push_active(find, op, value)
     if path == spec.key_field and spec.fields.get(path) in (FieldType.STRING, FieldType.ENUM):
         return _push_text(find, "key", "keys", op, value)
     if path == spec.alt_field:
@@ -99,6 +96,16 @@ def _push(find: dict[str, Any], cond: Cond, spec: EntitySpec) -> bool:
             return _push_ref(find, op, value)
         return op == "=" and isinstance(value, str) and _set_once(find, "alt", value.casefold())
     return False
+
+
+def _push_active(find: dict[str, Any], op: str, value: Any) -> bool:
+    """`Active = b` and `Active IN (...)`: both values asked for means no filter at all."""
+    wanted = {value} if op == "=" else set(value) if op == "IN" else None
+    if not wanted or not all(isinstance(v, bool) for v in wanted) or "active" in find:
+        return False
+    if len(wanted) == 1:
+        find["active"] = wanted.pop()
+    return True
 
 
 def _set_once(find: dict[str, Any], key: str, value: Any) -> bool:
@@ -155,7 +162,7 @@ def run(s: Session, text: str) -> dict[str, Any]:
     if isinstance(bound.select, Count):
         return {"totalCount": _count(s, spec, bound, p)}
     if p.exact and not bound.order:
-        recs = s.store.find(spec.name, **p.find, limit=start - 1 + maxres)[start - 1:]
+        recs = s.store.find(spec.name, **p.find, limit=maxres, offset=start - 1)
         rows = [q.project(resource.render(r.data), bound.select) for r in recs]
     else:
         records = [r.data for r in s.store.find(spec.name, **p.find)]
