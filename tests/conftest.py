@@ -104,3 +104,19 @@ def receiver() -> Iterator[Receiver]:
     yield r
     assert r.server is not None
     r.server.stop()
+
+
+PG_SKIP = "PostgreSQL not available"
+"""The skip reason of every engine test that needs PostgreSQL (tests/engine/conftest.py)."""
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line when the PostgreSQL half did not run, so a green run cannot hide it.
+
+    It lives here, in the root conftest, because under xdist only the initial conftests
+    take part in the controller's summary."""
+    reasons = [r.longrepr[2] for r in terminalreporter.stats.get("skipped", [])
+               if isinstance(r.longrepr, tuple) and PG_SKIP in str(r.longrepr[2])]
+    if reasons:
+        terminalreporter.write_line(f"engine store: the PostgreSQL half did NOT run ({len(reasons)} tests "
+                                    f"skipped; {reasons[0].removeprefix('Skipped: ')})", yellow=True, bold=True)

@@ -23,9 +23,9 @@ from sqlalchemy.engine import make_url
 
 from engine.crypto import TokenBox
 from engine.store import Store
+from tests.conftest import PG_SKIP
 
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PG_SKIP = "PostgreSQL not available"
 _schemas = itertools.count(1)
 
 
@@ -102,12 +102,3 @@ def store(db_url: str, token_key: str) -> Iterator[Store]:
 def pg_store(pg_url: str, token_key: str) -> Iterator[Store]:
     """For behaviour only PostgreSQL has (row locks that other claimers skip)."""
     yield from _migrated(pg_url, token_key)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """One line when the PostgreSQL half did not run, so a green run cannot hide it."""
-    reasons = [r.longrepr[2] for r in terminalreporter.stats.get("skipped", [])
-               if isinstance(r.longrepr, tuple) and PG_SKIP in str(r.longrepr[2])]
-    if reasons:
-        terminalreporter.write_line(f"engine store: the PostgreSQL half did NOT run ({len(reasons)} tests "
-                                    f"skipped; {reasons[0].removeprefix('Skipped: ')})", yellow=True, bold=True)
