@@ -73,7 +73,7 @@ _CHUNK = 5_000      # rows per executemany batch
 _IN_CHUNK = 500     # ids per IN (...) list
 
 CONNECTION_STATES = ("setup", "connected", "needs_reauthorization", "disconnected")
-JOB_KINDS = ("contacts_review", "contacts_sync", "items_review", "items_sync", "invoices_send")
+JOB_KINDS = ("contacts_review", "contacts_sync", "items_review", "invoices_send")
 JOB_STATES = ("running", "done", "failed")
 LINK_KINDS = ("contact", "item", "invoice")
 LOG_KINDS = ("contact", "item", "invoice", "connection")

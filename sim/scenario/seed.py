@@ -65,14 +65,16 @@ class _Http:
             return jsonutil.loads(text) if text else None
 
 
-def _fill_qbo(value: Any, known: dict[str, str]) -> Any:
+def fill_qbo_refs(value: Any, known: dict[str, str]) -> Any:
+    """`{"$ref": name}` of a record created earlier (or the company's `income` account) becomes
+    `{"value": Id}`; refs to records of the same seed body are left for the fake to resolve."""
     if isinstance(value, dict):
         ref = value.get("$ref")
         if isinstance(ref, str) and ref in known:
             return {"value": known[ref]}
-        return {k: _fill_qbo(v, known) for k, v in value.items()}
+        return {k: fill_qbo_refs(v, known) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill_qbo(v, known) for v in value]
+        return [fill_qbo_refs(v, known) for v in value]
     return value
 
 
@@ -114,7 +116,7 @@ async def _qbo(h: _Http, world: World, base: str, out: dict[str, Any], chunk: in
     for name in QBO_ORDER:
         for part in _parts(world.qbo, name, chunk, release):
             if name in ("Item", "Invoice"):
-                part = _fill_qbo(part, known)
+                part = fill_qbo_refs(part, known)
             got = await h.call("POST", f"{admin}/companies/{realm}/seed", {name: part})
             known.update(got["ids"])
     known.pop("income")
