@@ -240,6 +240,8 @@ class Link(Base):
     qbo_hash: Mapped[str | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    synced: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+    """The canonical content both sides agreed on at the last sync (the merge base, R12/R20)."""
 
 
 class SyncLogEntry(Base):
@@ -284,6 +286,22 @@ class InboxEvent(Base):
     applied_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[datetime | None]
+    """After a failure, the event is not claimed again before this time."""
+
+
+class Held(Base):
+    """A Canopy record waiting for a reference to be linked (R19), with every reason."""
+
+    __tablename__ = "held"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    kind: Mapped[str] = mapped_column(primary_key=True)
+    canopy_id: Mapped[str] = mapped_column(primary_key=True)
+    reasons: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+    since: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Cursor(Base):
@@ -485,13 +503,20 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def migrate(self) -> None:
-        """Alembic `upgrade head`, in one transaction; concurrent starters wait for each other."""
-        from alembic import command
+    @staticmethod
+    def alembic_config() -> Any:
+        """Alembic's configuration, built in code: the engine ships no alembic.ini."""
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+        return cfg
+
+    def migrate(self) -> None:
+        """Alembic `upgrade head`, in one transaction; concurrent starters wait for each other."""
+        from alembic import command
+
+        cfg = self.alembic_config()
         with self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('engine.store.migrate'))")
@@ -882,7 +907,9 @@ class Store:
         earlier = (select(j.id).where(j.applied_at.is_(None), j.connection_id == i.connection_id,
                                       j.source == i.source, j.record_kind == i.record_kind,
                                       j.record_id == i.record_id, j.id < i.id).exists())
-        stmt = (select(i.id).where(i.applied_at.is_(None),
+        syncing = select(Connection.id).where(Connection.state == "connected").scalar_subquery()
+        stmt = (select(i.id).where(i.applied_at.is_(None), i.connection_id.in_(syncing),
+                                   or_(i.available_at.is_(None), i.available_at <= now),
                                    or_(i.claimed_by.is_(None), i.claimed_at < now - lease), ~earlier)
                 .order_by(i.id).limit(limit))
         with self.session() as s:
@@ -905,11 +932,12 @@ class Store:
                              .values(applied_at=now, error=None)).rowcount
 
     def inbox_failed(self, worker_id: str, event_id: int, error: str, now: datetime, *,
-                     give_up: bool = False) -> bool:
-        """Release a claim after a failure (it is retried first, keeping order), or give up on it."""
+                     give_up: bool = False, retry_at: datetime | None = None) -> bool:
+        """Release a claim after a failure (it is retried first, keeping order, not before
+        `retry_at`), or give up on it. Events of a connection that is not syncing wait."""
         t = InboxEvent.__table__
         values: dict[str, Any] = {"attempts": t.c.attempts + 1, "error": error, "claimed_by": None,
-                                  "claimed_at": None}
+                                  "claimed_at": None, "available_at": retry_at}
         if give_up:
             values["applied_at"] = now
         with self.session() as s:
@@ -920,6 +948,57 @@ class Store:
         with self.session(write=False) as s:
             return int(s.scalar(select(func.count()).select_from(InboxEvent).where(
                 InboxEvent.connection_id == conn_id, InboxEvent.applied_at.is_(None))) or 0)
+
+    def release_claims(self, worker_id: str, event_ids: Sequence[int]) -> int:
+        """Hand claimed events back untouched (e.g. their connection stopped syncing meanwhile)."""
+        t = InboxEvent.__table__
+        with self.session() as s:
+            return s.execute(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
+                                             t.c.applied_at.is_(None))
+                             .values(claimed_by=None, claimed_at=None)).rowcount
+
+    def inbox_applied(self, conn_id: int) -> int:
+        with self.session(write=False) as s:
+            return int(s.scalar(select(func.count()).select_from(InboxEvent).where(
+                InboxEvent.connection_id == conn_id, InboxEvent.applied_at.is_not(None))) or 0)
+
+    # --- link state and held records ---------------------------------------------------------
+
+    def set_link_synced(self, conn_id: int, kind: str, canopy_id: str, synced: Any, content_hash: str | None,
+                        now: datetime) -> None:
+        """What both sides now agree on (the next merge's base) and its hash, in both directions."""
+        t = Link.__table__
+        with self.session() as s:
+            s.execute(update(t).where(t.c.connection_id == conn_id, t.c.kind == kind, t.c.canopy_id == canopy_id)
+                      .values(synced=synced, canopy_hash=content_hash, qbo_hash=content_hash, updated_at=now))
+
+    def hold(self, conn_id: int, kind: str, canopy_id: str, reasons: Sequence[str], now: datetime) -> bool:
+        """Record (or update) why a record waits; True when this is news (new, or other reasons)."""
+        with self.session() as s:
+            row = s.get(Held, (conn_id, kind, canopy_id))
+            if row is None:
+                s.add(Held(connection_id=conn_id, kind=kind, canopy_id=canopy_id, reasons=list(reasons), since=now,
+                           updated_at=now))
+                return True
+            if list(row.reasons or []) == list(reasons):
+                return False
+            row.reasons, row.updated_at = list(reasons), now
+            return True
+
+    def release(self, conn_id: int, kind: str, canopy_id: str) -> bool:
+        with self.session() as s:
+            row = s.get(Held, (conn_id, kind, canopy_id))
+            if row is None:
+                return False
+            s.delete(row)
+            return True
+
+    def held(self, conn_id: int, kind: str | None = None) -> list[Held]:
+        stmt = select(Held).where(Held.connection_id == conn_id).order_by(Held.kind, Held.canopy_id)
+        if kind is not None:
+            stmt = stmt.where(Held.kind == kind)
+        with self.session(write=False) as s:
+            return list(s.scalars(stmt))
 
     # --- cursors -----------------------------------------------------------------------------
 

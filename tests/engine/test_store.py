@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, MetaData, String, text
 from sqlalchemy.exc import StatementError
 
@@ -68,7 +69,7 @@ def test_migrations_build_exactly_the_models_schema(store: Store) -> None:
     with store.engine.connect() as c:
         ctx = MigrationContext.configure(c, opts={"compare_type": True})
         assert compare_metadata(ctx, Base.metadata) == []
-        assert ctx.get_current_revision() == "0001"
+        assert ctx.get_current_revision() == ScriptDirectory.from_config(store.alembic_config()).get_current_head()
         # the comparison is live: a model column the migration lacks is reported
         changed = MetaData(naming_convention=Base.metadata.naming_convention)
         for t in Base.metadata.tables.values():
@@ -333,7 +334,14 @@ def _events(*specs: tuple[str, int]) -> list[IncomingEvent]:
     return [IncomingEvent("qbo", "customer", rid, {"n": n}) for rid, n in specs]
 
 
+def syncing(store: Store, conn_id: int) -> int:
+    """Only a connected connection's events are handed out (the others wait: R22a)."""
+    store.update_connection(conn_id, T0, state="connected")
+    return conn_id
+
+
 def test_inbox_hands_out_one_event_per_record_in_order(store: Store, conn_id: int) -> None:
+    syncing(store, conn_id)
     store.add_inbox(conn_id, _events(("A", 0), ("B", 0), ("A", 1)), T0)
 
     w1 = store.claim_inbox("w1", 10, T0)
@@ -361,6 +369,7 @@ def test_inbox_hands_out_one_event_per_record_in_order(store: Store, conn_id: in
 
 def test_concurrent_claimers_never_share_an_event_and_keep_record_order(store: Store, conn_id: int) -> None:
     records, per_record = 12, 8
+    syncing(store, conn_id)
     store.add_inbox(conn_id, _events(*[(f"r{r}", n) for n in range(per_record) for r in range(records)]), T0)
     applied: list[tuple[str, int]] = []
     claimed: dict[str, list[int]] = defaultdict(list)
@@ -393,7 +402,7 @@ def test_concurrent_claimers_never_share_an_event_and_keep_record_order(store: S
 def test_a_claim_in_progress_is_skipped_not_waited_for(pg_store: Store) -> None:
     """PostgreSQL only: SQLite has no row locks; its claimers queue for the one write lock."""
     store = pg_store
-    conn_id = store.ensure_connection("firm-1", T0).id
+    conn_id = syncing(store, store.ensure_connection("firm-1", T0).id)
     store.add_inbox(conn_id, _events(("A", 0), ("B", 0), ("A", 1)), T0)
     with store.session() as s:  # another worker, half-way through claiming A's first event
         a0 = s.query(InboxEvent).filter_by(record_id="A").order_by(InboxEvent.id).with_for_update().first()
@@ -413,3 +422,24 @@ def test_cursors_remember_where_each_source_stopped(store: Store, conn_id: int) 
     assert store.cursor(conn_id, "qbo_cdc") == "2025-03-01T12:05:00Z"
     assert store.cursor(conn_id, "canopy_feed") == "evt-42"
     assert store.cursor(store.ensure_connection("firm-2", T0).id, "qbo_cdc") is None
+
+
+def test_events_of_a_connection_that_is_not_syncing_wait_and_failures_wait_for_their_time(
+        store: Store, conn_id: int) -> None:
+    store.add_inbox(conn_id, _events(("A", 0)), T0)
+    store.update_connection(conn_id, T0, state="needs_reauthorization")
+    assert store.claim_inbox("w1", 10, T0) == []
+    syncing(store, conn_id)
+    (event,) = store.claim_inbox("w1", 10, T0)
+    assert store.inbox_failed("w1", event.id, "QBO answered 500", T0, retry_at=T0 + timedelta(seconds=30))
+    assert store.claim_inbox("w1", 10, T0 + timedelta(seconds=29)) == []
+    (again,) = store.claim_inbox("w1", 10, T0 + timedelta(seconds=30))
+    assert (again.id, again.attempts, again.error) == (event.id, 1, "QBO answered 500")
+
+
+def test_held_records_say_what_changed_and_are_released(store: Store, conn_id: int) -> None:
+    assert store.hold(conn_id, "invoice", "900", ["client_unlinked"], T0)
+    assert not store.hold(conn_id, "invoice", "900", ["client_unlinked"], T0)  # nothing new to report
+    assert store.hold(conn_id, "invoice", "900", ["item_unlinked:5"], T0)
+    assert [(h.canopy_id, h.reasons) for h in store.held(conn_id, "invoice")] == [("900", ["item_unlinked:5"])]
+    assert store.release(conn_id, "invoice", "900") and store.held(conn_id) == []
