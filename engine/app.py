@@ -5,9 +5,7 @@ errors, and one middleware turns them into `{"error": {...}}` replies.
 """
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Awaitable, Callable
+import asyncio
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -16,7 +14,6 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from engine.clients import UpstreamError
 from engine.clock import Clock, SystemClock
 from engine.config import EngineConfig
 from engine.crypto import TokenBox
@@ -24,60 +21,20 @@ from engine.models import ImportChoice
 from engine.review import Section
 from engine.service import ApiError, Engine, Me, job_view
 from engine.store import Store
+from engine.sync import receivers
+from engine.sync.worker import Worker
+from engine.web import (
+    CLOCK,
+    ENGINE,
+    body_of,
+    error_reply,
+    errors,
+    me_of,
+    reply,
+    wants_wait,
+)
 
-log = logging.getLogger("engine.app")
-ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
-CLOCK: web.AppKey[Clock] = web.AppKey("clock", SystemClock)  # type: ignore[arg-type]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
-
-
-def reply(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=str))
-
-
-def error_reply(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    return reply({"error": {"code": code, "message": message, **extra}}, status)
-
-
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return error_reply(exc.status, exc.code, exc.message, **exc.extra)
-    except UpstreamError as exc:
-        return error_reply(502, "upstream_error", f"{exc.service} answered {exc.status} {exc.code}: {exc.message}",
-                           service=exc.service, upstream_code=exc.code)
-    except web.HTTPException as exc:
-        if exc.status >= 400 and exc.content_type != "application/json":
-            return error_reply(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.reason)
-        raise
-
-
-async def body_of(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_request", "the body must be a JSON object") from exc
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_request", "the body must be a JSON object")
-    return data
-
-
-async def me_of(request: web.Request) -> Me:
-    auth = request.headers.get("Authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "send the Canopy user's token as 'Authorization: Bearer …'")
-    return await request.app[ENGINE].whoami(token.strip())
-
-
-def wants_wait(request: web.Request) -> bool:
-    raw = request.query.get("wait", "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise ApiError(400, "bad_request", "'wait' must be true or false")
-    return raw in ("true", "1")
 
 
 async def job_reply(request: web.Request, me: Me, job_id: int | None) -> web.Response:
@@ -120,6 +77,12 @@ async def connect(request: web.Request) -> web.Response:
 @routes.get("/oauth/callback")
 async def callback(request: web.Request) -> web.Response:
     return reply(await request.app[ENGINE].callback(dict(request.query)))
+
+
+@routes.post("/integration/reauthorize")
+async def reauthorize(request: web.Request) -> web.Response:
+    me = await me_of(request)
+    return reply(await request.app[ENGINE].reauthorize(me))
 
 
 @routes.post("/integration/agreement")
@@ -269,8 +232,10 @@ async def clock_control(request: web.Request) -> web.Response:
     return reply({"now": now.isoformat()})
 
 
-def create_app(config: EngineConfig, store: Store | None = None, clock: Clock | None = None) -> web.Application:
-    """The engine as an aiohttp app; its HTTP session, jobs and store live with the app."""
+def create_app(config: EngineConfig, store: Store | None = None, clock: Clock | None = None,
+               worker: bool = True) -> web.Application:
+    """The engine as an aiohttp app; its HTTP session, jobs, store and (unless `worker` is
+    False) one worker applying the inbox live with the app."""
     app = web.Application(middlewares=[errors], client_max_size=8 * 1024 * 1024)
     app.add_routes(routes)
     the_clock = clock or SystemClock()
@@ -286,9 +251,17 @@ def create_app(config: EngineConfig, store: Store | None = None, clock: Clock | 
             engine = Engine(config, the_store, the_clock, http)
             app[ENGINE] = engine
             engine.resume()
+            task = None
+            if worker:
+                engine.worker = Worker(engine)
+                task = asyncio.create_task(engine.worker.run(), name="engine-worker")
             yield
+            if task is not None:
+                engine.worker.stop()
+                await asyncio.wait({task}, timeout=10)
             await engine.jobs.stop()
         the_store.close()
 
     app.cleanup_ctx.append(lifecycle)
+    receivers.add_routes(app, reconcile_every=config.reconcile_every)
     return app

@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the wizard API (and, later, a worker)")
     cfg.add_arguments(serve)
+    worker = sub.add_parser("worker", help="one more worker applying the inbox, on the same database")
+    cfg.add_arguments(worker)
     for name, text in (("status", "connections and the progress of their jobs"), ("log", "the sync log")):
         sp = sub.add_parser(name, help=text)
         cfg.add_arguments(sp, server=False)
@@ -59,6 +61,27 @@ async def _serve(config: cfg.EngineConfig) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def _work(config: cfg.EngineConfig) -> None:
+    """A worker without the API: several of these may share one PostgreSQL database."""
+    import aiohttp
+
+    from engine.clock import SystemClock
+    from engine.service import Engine
+    from engine.sync.worker import Worker
+
+    store = Store(config.db_url, TokenBox(config.token_key))
+    store.migrate()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.request_timeout)) as http:
+        engine = Engine(config, store, SystemClock(), http)
+        worker = Worker(engine)
+        stop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            stop.add_signal_handler(sig, worker.stop)
+        print(f"engine worker {worker.id} on {config.db_url}", flush=True)
+        await worker.run()
+    store.close()
 
 
 def _status(store: Store, firm: str | None) -> None:
@@ -94,6 +117,10 @@ def _log(store: Store, firm: str | None, limit: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "worker":
+        config = cfg.from_args(args)
+        asyncio.run(_work(config.with_public_url(f"http://{config.host}:{config.port}")))
+        return 0
     if args.command == "serve":
         config = cfg.from_args(args)
         try:

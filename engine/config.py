@@ -34,6 +34,8 @@ class EngineConfig:
     clock_control: bool = False
     backoff: Backoff = field(default_factory=Backoff)
     scopes: str = "com.intuit.quickbooks.accounting"
+    reconcile_every: float | None = 300.0
+    """Seconds (of the engine clock) between reconciliations from QBO CDC and Canopy's feed."""
     request_timeout: float = 30.0
 
     def with_public_url(self, url: str) -> EngineConfig:
@@ -68,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser, server: bool = True) -> None:
     p.add_argument("--clock-control", action="store_true", help="mount POST /_engine/clock (test harnesses)")
     p.add_argument("--backoff-base", type=float, default=None, help="first retry wait in seconds")
     p.add_argument("--backoff-attempts", type=int, default=None)
+    p.add_argument("--reconcile-every", type=float, default=300.0,
+                   help="seconds between reconciliations (CDC, change feed); 0 turns the schedule off")
 
 
 def env_or(args: argparse.Namespace, name: str, default: str | None = None) -> str | None:
@@ -91,4 +95,5 @@ def from_args(args: argparse.Namespace) -> EngineConfig:
         qbo_client_id=env_or(args, "qbo_client_id", "engine-client") or "engine-client",
         qbo_client_secret=env_or(args, "qbo_client_secret", "engine-secret") or "engine-secret",
         qbo_verifier_token=env_or(args, "qbo_verifier_token"), public_url=env_or(args, "public_url"),
-        token_key=env_or(args, "token_key"), clock_control=args.clock_control, backoff=backoff)
+        token_key=env_or(args, "token_key"), clock_control=args.clock_control, backoff=backoff,
+        reconcile_every=args.reconcile_every or None)

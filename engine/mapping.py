@@ -16,15 +16,6 @@ from engine.models import Customer, to_decimal
 CENT = Decimal("0.01")
 
 
-def _primary(items: Any, key: str) -> str | None:
-    """The primary entry of a Canopy list (emails, phones), else the first one."""
-    if not isinstance(items, list) or not items:
-        return None
-    chosen = next((i for i in items if isinstance(i, dict) and i.get("is_primary")), items[0])
-    value = chosen.get(key) if isinstance(chosen, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
 def canopy_client_from_customer(customer: Mapping[str, Any]) -> dict[str, Any]:
     """R8 / D-5 / D-7: the Canopy client created for a QBO customer, with its contact details."""
     plan: NewClient = new_client(Customer.from_qbo(customer))

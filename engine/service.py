@@ -54,6 +54,9 @@ from engine.store import (
     ReviewRow,
     Store,
 )
+from engine.sync import canonical
+from engine.sync.apply import linked
+from engine.sync.canonical import content_hash
 from engine.tokens import StoredTokens
 
 log = logging.getLogger("engine.service")
@@ -62,6 +65,8 @@ CREATE_CONCURRENCY = 8
 LINK_CHUNK = 200
 """New contacts created between two writes of their links and log lines."""
 
+REAUTH_PREFIX = "re."
+"""OAuth states of a reauthorization (R22a) start so; the setup wizard's never do."""
 GATE_REASONS = frozenset({"plan_not_eligible", "missing_license", "missing_permission", "not_available_for_module"})
 CONNECTED_STEPS = frozenset(setup._CONNECTED) | {Step.AGREEMENT, Step.EXCHANGING}
 
@@ -105,6 +110,9 @@ class Engine:
                               config.redirect_uri, self.policy)
         self.jobs = Jobs(store, clock)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._token_locks: dict[int, asyncio.Lock] = {}
+        self.worker: Any = None
+        """The in-process worker `serve` runs (None in a process that only serves the API)."""
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -116,7 +124,8 @@ class Engine:
 
     def qbo(self, conn: Any, stats: Counter[str] | None = None) -> QboClient:
         tokens = StoredTokens(self.store, conn.id, self.oauth, self.clock,
-                              on_refused=lambda exc: self._refused(conn.id, exc))
+                              on_refused=lambda exc: self.refused(conn.id, exc),
+                              lock=self._token_locks.setdefault(conn.id, asyncio.Lock()))
         return QboClient(self.http, self.config.qbo_url, conn.realm_id, tokens, self.policy, stats=stats)
 
     def canopy_for(self, conn: Any, stats: Counter[str] | None = None) -> CanopyClient:
@@ -129,7 +138,7 @@ class Engine:
         """Both clients of a job, counting their calls into the job's result (`calls`)."""
         return self.qbo(conn, p.calls["qbo"]), self.canopy_for(conn, p.calls["canopy"])
 
-    def _refused(self, connection_id: int, exc: AuthRefused) -> None:
+    def refused(self, connection_id: int, exc: AuthRefused) -> None:
         """R22a: QBO refused the tokens; the status says why until the user reauthorizes."""
         self.store.update_connection(connection_id, self.clock.now(), state="needs_reauthorization",
                                      reason=exc.reason)
@@ -191,6 +200,9 @@ class Engine:
             "items": {"income_account_id": w.income_account, "skipped": w.step is Step.SKIPPED_ITEMS,
                       "available": items_step_refusal(me.gates) is None},
             "job": job_view(job),
+            "sync": ({"contacts": conn.ongoing_contacts, "items_and_invoices": conn.ongoing_items,
+                      "pending": self.store.inbox_pending(conn.id), "held": len(self.store.held(conn.id))}
+                     if conn is not None else None),
         }
 
     # -- connect, callback, agreement (R1-R4a) -----------------------------------------------
@@ -212,6 +224,8 @@ class Engine:
             message = {"state_reused": "this sign-in answer was already used"}.get(
                 exc.code, "this sign-in was not started here (unknown state)")
             raise ApiError(409, exc.code, message) from exc
+        if state.startswith(REAUTH_PREFIX):
+            return await self._reauthorized(bound, query)
         async with self.lock(bound.firm_id):
             conn, w = self.load(bound.firm_id)
             if query.get("error"):
@@ -237,6 +251,45 @@ class Engine:
                                       now + timedelta(seconds=tokens.access_expires_in),
                                       now + timedelta(seconds=tokens.refresh_expires_in))
         return {"step": w.step.value, "realm_id": realm}
+
+    async def reauthorize(self, me: Me) -> dict[str, Any]:
+        """R22a: sign in to QBO again for a connection whose tokens QBO refused; setup stays done."""
+        conn, w = self.load(me.firm_id)
+        if conn is None or w.step not in setup._CONNECTED or not conn.realm_id:
+            raise ApiError(409, "not_connected", "there is no connection to reauthorize", step=w.step.value,
+                           allowed=list(w.allowed()))
+        reason = connect_refusal(me.gates, already_connected=False)
+        if reason:
+            raise ApiError(403, reason, f"this team member may not connect: {reason}")
+        state = REAUTH_PREFIX + secrets.token_urlsafe(24)
+        self.store.add_oauth_state(state, me.firm_id, me.user_id, self.clock.now())
+        return {"authorize_url": await self.oauth.authorize_url(state, self.config.scopes), "state": state}
+
+    async def _reauthorized(self, bound: Any, query: dict[str, str]) -> dict[str, Any]:
+        async with self.lock(bound.firm_id):
+            conn, w = self.load(bound.firm_id)
+            if query.get("error"):
+                raise ApiError(400, "sign_in_cancelled" if query["error"] == "access_denied" else "sign_in_failed",
+                               f"the QBO sign-in did not finish: {query['error']}")
+            if conn is None or query.get("realmId") != conn.realm_id or not query.get("code"):
+                raise ApiError(409, "wrong_company", "reauthorize the company this firm is connected to")
+            try:
+                tokens = await self.oauth.exchange(query["code"])
+            except UpstreamError as exc:
+                raise ApiError(502, "token_exchange_failed", f"QBO refused the code: {exc.message}") from exc
+            now = self.clock.now()
+            self.store.set_qbo_tokens(conn.id, tokens.access, tokens.refresh,
+                                      now + timedelta(seconds=tokens.access_expires_in),
+                                      now + timedelta(seconds=tokens.refresh_expires_in))
+            self.store.update_connection(conn.id, now, state="connected", reason=None, connected_by=bound.user_id)
+            self._log(conn.id, "connection", "info", "R22a", "reauthorized")
+        self.wake()
+        return {"step": w.step.value, "realm_id": conn.realm_id, "reauthorized": True}
+
+    def wake(self) -> None:
+        """Tell the in-process worker (if any) that there is work."""
+        if self.worker is not None:
+            self.worker.wake()
 
     async def agreement(self, me: Me, accept: bool) -> dict[str, Any]:
         async with self.lock(me.firm_id):
@@ -303,6 +356,11 @@ class Engine:
         where = {ImportChoice.ALL: "Active IN (true, false)", ImportChoice.ACTIVE: "Active = true",
                  ImportChoice.INACTIVE: "Active = false"}[choice]
         customers_raw = await qbo.query_all("Customer", where, on_page=p.counter())
+        outside: list[dict[str, Any]] = []
+        if choice is not ImportChoice.ALL:  # R5: remembered so the ongoing sync leaves them alone too
+            p.at("reading QBO customers outside the filter")
+            other = "Active = false" if choice is ImportChoice.ACTIVE else "Active = true"
+            outside = await qbo.query_all("Customer", other, select="Id")
         p.at("reading QBO vendors and employees")
         holders = [NameHolder.from_qbo("vendor", v) for v in await qbo.query_all("Vendor", "Active IN (true, false)")]
         holders += [NameHolder.from_qbo("employee", e)
@@ -323,6 +381,8 @@ class Engine:
         entries += [{"section": "duplicates", "canopy_id": d.id if d.side == "canopy" else None,
                      "qbo_id": d.id if d.side == "qbo" else None, "name": d.display_name,
                      "detail": {"side": d.side, "reasons": list(d.reasons)}} for d in plan.duplicates]
+        entries += [{"section": "outside_filter", "canopy_id": None, "qbo_id": str(c["Id"]), "name": ""}
+                    for c in outside]
         p.at("saving the review", total=len(entries))
         job_id = p.job_id
         self.store.add_review(job_id, [ReviewRow(**e) for e in entries])
@@ -399,7 +459,7 @@ class Engine:
             for lk in stale:
                 self.store.delete_link(conn.id, "contact", canopy_id=lk.canopy_id, qbo_id=lk.qbo_id)
         now = self.clock.now()
-        linked = self.store.add_links(conn.id, "contact", [LinkPair(r.canopy_id, r.qbo_id) for r in matches], now)
+        new_links = self.store.add_links(conn.id, "contact", [LinkPair(r.canopy_id, r.qbo_id) for r in matches], now)
         self._log_many(conn.id, "contact", "linked", "R11", [(r.canopy_id, r.qbo_id, None) for r in matches])
         p.add(len(matches))
         p.at("creating new contacts in Canopy", total=len(matches) + len(new), done=len(matches))
@@ -408,7 +468,7 @@ class Engine:
         p.add(len(new) - len(todo))
         gate = asyncio.Semaphore(CREATE_CONCURRENCY)
 
-        async def create(row: Any) -> tuple[Any, str | None]:
+        async def create(row: Any) -> tuple[Any, tuple[str, Any] | None]:
             async with gate:
                 try:
                     client = await canopy.create("clients", row.detail["client"],
@@ -419,7 +479,7 @@ class Engine:
                     return row, None
                 finally:
                     p.add()
-            return row, str(client["id"])
+            return row, (str(client["id"]), canonical.canopy_contact(client))
 
         created = 0
         for start in range(0, len(todo), LINK_CHUNK):
@@ -427,17 +487,19 @@ class Engine:
             # the same client on the next run, so links may be written a chunk at a time.
             done = [(row, cid) for row, cid in await asyncio.gather(*map(create, todo[start:start + LINK_CHUNK]))
                     if cid is not None]
-            self.store.add_links(conn.id, "contact", [LinkPair(cid, row.qbo_id) for row, cid in done],
+            self.store.add_links(conn.id, "contact", [linked(cid, row.qbo_id, mine) for row, (cid, mine) in done],
                                  self.clock.now())
             self.store.append_log(conn.id, [LogEntry(kind="contact", action="created", rule="R8", canopy_id=cid,
                                                      qbo_id=row.qbo_id, direction="qbo_to_canopy")
-                                            for row, cid in done], self.clock.now())
+                                            for row, (cid, _) in done], self.clock.now())
             created += len(done)
         async with self.lock(firm_id):
             conn2, w = self.load(firm_id)
             w, _ = self.step(w, setup.ContactsSynced(linked=len(matches), created=created))
-            self.save(firm_id, conn2, w, ongoing_contacts=True)
-        return {"linked": len(matches), "created": created, "new_links": linked}
+            conn2 = self.save(firm_id, conn2, w, ongoing_contacts=True)
+        from engine.sync import reconcile
+        await reconcile.initial_cursors(self, conn2)
+        return {"linked": len(matches), "created": created, "new_links": new_links}
 
     # -- items (R13-R17) --------------------------------------------------------------------
 
@@ -549,11 +611,13 @@ class Engine:
             decision = mapping.qbo_invoice(inv, customers, items)
             if decision.body is None:
                 held += 1
+                self.store.hold(conn.id, "invoice", str(inv["id"]), decision.held, self.clock.now())
                 self._log(conn.id, "invoice", "held", "R19", ",".join(decision.held), canopy_id=str(inv["id"]),
                           direction="canopy_to_qbo", detail={"number": inv.get("number")})
             else:
                 to_send.append((str(inv["id"]), decision.body))
         p.at("sending invoices to QBO", total=len(to_send))
+        bodies = dict(to_send)
         sent = failed = 0
         for start in range(0, len(to_send), 30):
             chunk = to_send[start:start + 30]
@@ -562,8 +626,9 @@ class Engine:
             results = await qbo.batch([BatchOp("Invoice", "create", body) for _, body in chunk], prefix)
             for (canopy_id, _), res in zip(chunk, results):
                 if res.ok and res.entity is not None:
-                    self.store.add_links(conn.id, "invoice", [LinkPair(canopy_id, str(res.entity["Id"]))],
-                                         self.clock.now())
+                    digest = content_hash(bodies[canopy_id])  # what was sent: an unchanged invoice is not resent
+                    self.store.add_links(conn.id, "invoice", [LinkPair(canopy_id, str(res.entity["Id"]), digest,
+                                                                       digest)], self.clock.now())
                     self._log(conn.id, "invoice", "created", "R17", None, canopy_id=canopy_id,
                               qbo_id=str(res.entity["Id"]), direction="canopy_to_qbo")
                     sent += 1

@@ -209,7 +209,9 @@ class ReviewEntry(Base):
     """One row of a review job's output; `position` is its 0-based place in its section."""
 
     __tablename__ = "review_entries"
-    __table_args__ = (Index(None, "job_id", "section", "position", unique=True),)
+    __table_args__ = (Index(None, "job_id", "section", "position", unique=True),
+                      Index("ix_review_entries_canopy", "job_id", "canopy_id"),
+                      Index("ix_review_entries_qbo", "job_id", "qbo_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
@@ -397,6 +399,8 @@ class LinkPair:
     qbo_id: str
     canopy_hash: str | None = None
     qbo_hash: str | None = None
+    synced: Any = None
+    """The content both records agree on, when known at linking time (the merge base)."""
 
 
 @dataclass(frozen=True)
@@ -772,6 +776,14 @@ class Store:
         with self.session(write=False) as s:
             return [ReviewItem(sec, r.position, r.name, r.canopy_id, r.qbo_id, r.detail) for r in s.execute(stmt)]
 
+    def review_section_of(self, job_id: int, *, canopy_id: str | None = None,
+                          qbo_id: str | None = None) -> str | None:
+        """Which section of a review listed this record (None: the review never saw it)."""
+        t = ReviewEntry.__table__
+        cond = t.c.canopy_id == canopy_id if canopy_id is not None else t.c.qbo_id == qbo_id
+        with self.session(write=False) as s:
+            return s.scalar(select(t.c.section).where(t.c.job_id == job_id, cond).limit(1))
+
     def review_counts(self, job_id: int) -> dict[str, int]:
         """Rows per section; a section with no rows is absent."""
         t = ReviewEntry.__table__
@@ -819,7 +831,7 @@ class Store:
                 if same is None:
                     new.append({"connection_id": conn_id, "kind": kind, "canopy_id": p.canopy_id,
                                 "qbo_id": p.qbo_id, "canopy_hash": p.canopy_hash, "qbo_hash": p.qbo_hash,
-                                "created_at": now, "updated_at": now})
+                                "synced": p.synced, "created_at": now, "updated_at": now})
                 elif p.canopy_hash is not None or p.qbo_hash is not None:
                     rehash.append({"link_id": same[2], "ch": p.canopy_hash, "qh": p.qbo_hash})
             for i in range(0, len(new), _CHUNK):

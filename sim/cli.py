@@ -101,10 +101,13 @@ async def _serve_scenario(args: argparse.Namespace) -> None:
 
 
 def _demo_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the whole story against fresh fakes and print a report")
-    p.add_argument("--seed", type=int, default=None)
+    p = sub.add_parser("demo", help="run the whole story (fakes, the engine, a scenario) and print a verdict")
+    p.add_argument("--scenario", default="default", help="a built-in scenario name or a YAML path (default: default)")
+    p.add_argument("--seed", type=int, default=0, help="the scenario's seed (default 0)")
+    p.add_argument("--scale", type=int, default=1, help="multiply the scenario's population by N")
     p.add_argument("--keep-running", action="store_true",
-                   help="leave the servers up afterwards and print their URLs and tokens")
+                   help="leave the three servers up afterwards, print their URLs and credentials; Ctrl+C stops")
+    p.add_argument("--tamper", action="store_true", help=argparse.SUPPRESS)
 
 
 async def _serve_qbo(args: argparse.Namespace, port: int) -> object:
@@ -186,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "serve":
             asyncio.run(_serve(args))
         elif args.command == "demo":
-            from sim.demo import run_demo
-            return asyncio.run(run_demo(seed=args.seed, keep_running=args.keep_running))
+            from sim.demo import DemoOptions, run_demo
+            return asyncio.run(run_demo(DemoOptions(scenario=args.scenario, seed=args.seed, scale=args.scale,
+                                                    keep_running=args.keep_running, tamper=args.tamper)))
     except KeyboardInterrupt:
         return 0
     except (OSError, ScenarioError, SeedError) as exc:

@@ -193,6 +193,21 @@ class CanopyClient:
             if not cursor:
                 return out
 
+    async def search_clients(self, text: str, field: str = "name") -> list[dict[str, Any]]:
+        """Clients whose name (email, phone) contains `text`, ignoring case: `id` and `name` each,
+        every page. Callers compare names exactly themselves (a substring search finds more)."""
+        out: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params = {"q": text, "query_field": field, "limit": str(MAX_LIMIT)}
+            if cursor:
+                params["next_cursor"] = cursor
+            body = (await self._call("GET", "/clients/search", kind="read", op="search", params=params)).body
+            out += list(body.get("clients") or [])
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return out
+
     async def get(self, kind: str, id: str) -> dict[str, Any]:
         """One record (soft-deleted ones too, with `is_deleted`)."""
         return (await self.get_versioned(kind, id))[0]

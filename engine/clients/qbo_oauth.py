@@ -9,6 +9,7 @@ after a lost answer: a replayed code is refused and revokes what the first excha
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -72,6 +73,13 @@ class QboOAuth:
     @property
     def stats(self) -> Counter[str]:
         return self.transport.stats
+
+    def on_session(self, session: aiohttp.ClientSession) -> QboOAuth:
+        """The same app's OAuth calls over another session (e.g. one of another event loop)."""
+        twin = copy.copy(self)
+        twin.transport = copy.copy(self.transport)
+        twin.transport.session = session
+        return twin
 
     async def endpoints(self) -> dict[str, str]:
         """The discovery document's endpoints, fetched once; the documented paths if it fails."""

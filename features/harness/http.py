@@ -6,37 +6,27 @@ what was sent and what came back.
 from __future__ import annotations
 
 import json as _json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from sim.demo.http import Reply as AnyReply
 
 TIMEOUT = 120.0
 
 
 @dataclass
-class Reply:
-    method: str
-    url: str
-    status: int
-    body: Any
-    text: str
-    headers: dict[str, str] = field(default_factory=dict)
+class Reply(AnyReply):
+    """The demo's reply (`error_code`), plus what was sent and for whom."""
+
     sent: Any = None
     who: str | None = None
     """The Canopy team member the engine call acted for (a member key), when there was one."""
 
-    @property
-    def error_code(self) -> str | None:
-        """The engine's `{"error": {"code"}}`, or Canopy's `{"errors": {"code"}}`."""
-        for key in ("error", "errors"):
-            if isinstance(self.body, dict) and isinstance(self.body.get(key), dict):
-                return self.body[key].get("code")
-        return None
-
-    def show(self) -> str:
+    def show(self, limit: int = 1500) -> str:
         sent = "" if self.sent is None else f" {_json.dumps(self.sent)[:400]}"
-        return f"{self.method} {self.url}{sent} -> {self.status} {self.text[:1500]}"
+        return f"{self.method} {self.url}{sent} -> {self.status} {self.text[:limit]}"
 
     def expect(self, *statuses: int) -> Reply:
         assert self.status in statuses, f"expected HTTP {'/'.join(map(str, statuses))}: {self.show()}"

@@ -19,12 +19,18 @@ from tests.conftest import QboTenant
 
 
 class CountingOAuth(QboOAuth):
-    """The real OAuth client, counting the refreshes that reach QBO."""
+    """The real OAuth client, counting the refreshes that reach QBO (its copies count here too)."""
 
-    refreshes = 0
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.calls: list[str] = []
+
+    @property
+    def refreshes(self) -> int:
+        return len(self.calls)
 
     async def refresh(self, refresh_token: str) -> TokenSet:
-        self.refreshes += 1
+        self.calls.append(refresh_token)
         await asyncio.sleep(0.05)  # hold the lock a little, so the other worker surely waits on it
         return await super().refresh(refresh_token)
 
@@ -72,3 +78,21 @@ async def test_a_refused_refresh_is_reported_and_raised(store: Store, qbo_tenant
         else:
             raise AssertionError("a revoked grant must not refresh")
         assert len(refused) == 1
+
+
+async def test_a_write_to_the_connection_during_a_refresh_waits_for_it_and_does_not_deadlock(
+        store: Store, qbo_tenant: QboTenant) -> None:
+    """The refresh holds the row lock in a thread of its own: a write on the event loop meanwhile
+    (e.g. a disconnect) blocks only until the refresh is done, instead of blocking it forever."""
+    async with aiohttp.ClientSession() as session:
+        conn_id, oauth, _ = await connected(store, qbo_tenant, session)
+        clock = SystemClock()
+        tokens = StoredTokens(store, conn_id, oauth, clock)
+
+        async def disconnect_meanwhile() -> None:
+            await asyncio.sleep(0.02)  # the refresh holds the lock by now
+            store.update_connection(conn_id, clock.now(), state="disconnected")
+
+        fresh, _ = await asyncio.wait_for(asyncio.gather(tokens.access_token(), disconnect_meanwhile()), timeout=10)
+        assert fresh == store.qbo_tokens(conn_id).access_token
+        assert store.get_connection(conn_id).state == "disconnected"

@@ -8,6 +8,8 @@ Create Date: 2026-11-25
   three-way merge compares each side against (R12 "the later change wins", R20 no echo).
 - `held`: Canopy records waiting for a reference to be linked (R19), with every reason.
 - `inbox.available_at`: a failed event waits until then before it is claimed again.
+- indexes to find which section of a review listed a record: records that setup saw and did
+  not link (unmatched, duplicates, outside the import filter) are not synced afterwards.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("synced", sa.JSON(), nullable=True))
     with op.batch_alter_table("inbox") as batch:
         batch.add_column(sa.Column("available_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_review_entries_canopy", "review_entries", ["job_id", "canopy_id"])
+    op.create_index("ix_review_entries_qbo", "review_entries", ["job_id", "qbo_id"])
     op.create_table(
         "held",
         sa.Column("connection_id", sa.Integer(), nullable=False),
@@ -43,6 +47,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("held")
+    op.drop_index("ix_review_entries_qbo", "review_entries")
+    op.drop_index("ix_review_entries_canopy", "review_entries")
     with op.batch_alter_table("inbox") as batch:
         batch.drop_column("available_at")
     with op.batch_alter_table("links") as batch:

@@ -1,0 +1,1 @@
+"""The ongoing sync: intake (webhook receivers, reconciliation) and, beside it, the worker."""
