@@ -86,7 +86,7 @@ async def _work(config: cfg.EngineConfig) -> None:
 
 def _status(store: Store, firm: str | None) -> None:
     table = Table(title="Connections")
-    for col in ("firm", "realm", "state", "step", "job", "progress", "reason"):
+    for col in ("firm", "realm", "state", "step", "job", "progress", "syncing", "waiting", "held", "reason"):
         table.add_column(col)
     for conn in store.connections():
         if firm and conn.firm_id != firm:
@@ -94,8 +94,11 @@ def _status(store: Store, firm: str | None) -> None:
         job = job_view(store.latest_job(conn.id))
         progress = f"{job['done']}/{job['total']} {job['step']}" if job else ""
         step = conn.get_wizard().step.value
+        syncing = "+".join(name for name, on in (("contacts", conn.ongoing_contacts),
+                                                  ("items, invoices", conn.ongoing_items)) if on) or "-"
         table.add_row(conn.firm_id, conn.realm_id or "", conn.state, step,
-                      f"{job['kind']} {job['state']}" if job else "", progress,
+                      f"{job['kind']} {job['state']}" if job else "", progress, syncing,
+                      str(store.inbox_pending(conn.id)), str(len(store.held(conn.id))),
                       conn.reason or (job["error"] if job and job["error"] else "") or "")
     Console().print(table)
 

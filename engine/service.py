@@ -524,7 +524,9 @@ class Engine:
         p.at("reading QBO items")
         q_items = [QboItem.from_qbo(i) for i in await qbo.query_all("Item", "Type = 'Service'")]
         links = [ItemLink(lk.canopy_id, lk.qbo_id) for lk in self.store.links(conn.id, "item")]
+        p.at("matching items", total=len(c_items) + len(q_items))
         plan = match_items(c_items, q_items, links)
+        p.add(len(c_items) + len(q_items))
         entries = [{"section": "item_matches", "canopy_id": m.canopy.id, "qbo_id": m.qbo.id, "name": m.canopy.name,
                     "detail": {"qbo_name": m.qbo.name, "rate": str(m.canopy.rate), "sku": m.canopy.sku}}
                    for m in plan.matched]
