@@ -653,6 +653,8 @@ class Engine:
             integration = self.store.canopy_credentials(conn.id)
             if integration.token and integration.integration_id:
                 try:
+                    if integration.webhook_id:  # no more deliveries to a connection that is gone
+                        await self.canopy(integration.token).delete_webhook(integration.webhook_id)
                     await self.canopy(integration.token).delete_integration(integration.integration_id)
                 except UpstreamError as exc:
                     self._log(conn.id, "connection", "failed", "R22", f"canopy_revoke_failed: {exc.message}")

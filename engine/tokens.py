@@ -71,6 +71,9 @@ class StoredTokens:
             try:
                 got = asyncio.run(self._call(tokens.refresh_token))
             except AuthRefused as exc:
+                if exc.reason in (None, "invalid_grant", "oauth_error"):  # say why, as R22a's status must
+                    expired = tokens.refresh_expires_at is not None and tokens.refresh_expires_at <= self.clock.now()
+                    exc.reason = "refresh_token_expired" if expired else "token_revoked"
                 return exc
             now = self.clock.now()
             self.store.set_qbo_tokens(self.connection_id, got.access, got.refresh,

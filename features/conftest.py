@@ -31,6 +31,7 @@ pytest_plugins = [
     "features.steps.access",
     "features.steps.contacts",
     "features.steps.items",
+    "features.steps.ongoing",
 ]
 
 

@@ -150,7 +150,9 @@ async def contact_from_canopy(t: Target, client_id: str) -> str:
     for entity in ("Vendor", "Employee"):
         rows = await t.qbo.query(f"select * from {entity} where DisplayName = '{esc(name)}'")
         holders += [entity.lower() for r in rows if normalise_name(str(r.get("DisplayName", ""))) == norm]
-    same = [c for c in await t.qbo.query(f"select * from Customer where DisplayName = '{esc(name)}'")
+    # inactive customers carry " (deleted)" after their name (D-17): find them by prefix
+    same = [c for c in await t.qbo.query("select * from Customer where Active IN (true, false) and "
+                                         f"DisplayName LIKE '{esc(name)}%'")
             if normalise_name(str(c.get("DisplayName", ""))) == norm]
     twins = [c for c in await t.canopy.search_clients(name)
              if str(c["id"]) != client_id and normalise_name(str(c.get("name", ""))) == norm]
@@ -424,8 +426,8 @@ async def invoice_from_canopy(t: Target, invoice_id: str) -> str:
             write = t.qbo.delete if gone else t.qbo.void
             await write("Invoice", link.qbo_id, str(current["SyncToken"]), key(action, t.conn.id, link.qbo_id))
         t.store.set_link_synced(t.conn.id, "invoice", invoice_id, None, action, t.now)
-        t.log("invoice", "applied", "R19", f"{action}d_in_canopy", canopy_id=invoice_id, qbo_id=link.qbo_id,
-              direction="canopy_to_qbo")
+        t.log("invoice", "applied", "R19", "deleted_in_canopy" if gone else "voided_in_canopy", canopy_id=invoice_id,
+              qbo_id=link.qbo_id, direction="canopy_to_qbo")
         return "applied"
     assert invoice is not None
     customers = _linked(t, "contact", [str(invoice["client_id"])])

@@ -28,8 +28,12 @@ from engine.matching import strip_deleted_suffix
 Side = Literal["canopy", "qbo"]
 Canonical = dict[str, Any]
 
-INDIVIDUAL_FIELDS = ("name", "first", "last", "email", "phone", "active")
-BUSINESS_FIELDS = ("name", "company", "email", "phone", "active")
+INDIVIDUAL_FIELDS = ("name", "first", "last", "email", "phone", "address", "active")
+BUSINESS_FIELDS = ("name", "company", "email", "phone", "address", "active")
+ADDRESS_PARTS = (("line1", "address_1", "Line1"), ("line2", "address_2", "Line2"), ("city", "locality", "City"),
+                 ("region", "region", "CountrySubDivisionCode"), ("postal", "postal_code", "PostalCode"),
+                 ("country", "country", "Country"))
+"""Canonical part, Canopy address key, QBO `BillAddr` key."""
 ITEM_FIELDS = ("name", "rate", "sku", "description", "active")
 
 
@@ -61,6 +65,21 @@ def _primary(items: Any, key: str) -> str | None:
     return _text(chosen.get(key)) if isinstance(chosen, dict) else None
 
 
+def _address(parts: Mapping[str, Any] | None, side: int) -> dict[str, str] | None:
+    """A primary address as canonical parts (None when it has none of them)."""
+    if not isinstance(parts, Mapping):
+        return None
+    out = {canon: text for canon, *keys in ADDRESS_PARTS if (text := _text(parts.get(keys[side])))}
+    return out or None
+
+
+def _primary_entry(items: Any) -> Mapping[str, Any] | None:
+    if not isinstance(items, list) or not items:
+        return None
+    chosen = next((i for i in items if isinstance(i, dict) and i.get("is_primary")), items[0])
+    return chosen if isinstance(chosen, Mapping) else None
+
+
 def contact_fields(is_business: bool) -> tuple[str, ...]:
     """A Canopy client cannot switch kind, so the kind fixes which name fields are kept in step."""
     return BUSINESS_FIELDS if is_business else INDIVIDUAL_FIELDS
@@ -70,6 +89,7 @@ def canopy_contact(client: Mapping[str, Any]) -> Canonical:
     full = {"name": _text(client.get("display_name")), "first": _text(client.get("first_name")),
             "last": _text(client.get("last_name")), "company": _text(client.get("business_name")),
             "email": _primary(client.get("emails"), "email"), "phone": _primary(client.get("phones"), "number"),
+            "address": _address(_primary_entry(client.get("addresses")), 0),
             "active": not client.get("is_archived") and not client.get("is_deleted")}
     return {k: full[k] for k in contact_fields(bool(client.get("is_business")))}
 
@@ -81,6 +101,7 @@ def qbo_contact(customer: Mapping[str, Any], is_business: bool) -> Canonical:
             "company": _text(customer.get("CompanyName")),
             "email": _text((customer.get("PrimaryEmailAddr") or {}).get("Address")),
             "phone": _text((customer.get("PrimaryPhone") or {}).get("FreeFormNumber")),
+            "address": _address(customer.get("BillAddr"), 1),
             "active": bool(customer.get("Active", True))}
     return {k: full[k] for k in contact_fields(is_business)}
 
@@ -92,7 +113,9 @@ def canopy_item(item: Mapping[str, Any]) -> Canonical:
 
 
 def qbo_item(item: Mapping[str, Any]) -> Canonical:
-    return {"name": _text(item.get("Name")), "rate": _rate(item.get("UnitPrice") or 0),
+    name = item.get("Name")
+    return {"name": _text(strip_deleted_suffix(name)) if isinstance(name, str) else None,
+            "rate": _rate(item.get("UnitPrice") or 0),
             "sku": _text(item.get("Sku")), "description": _text(item.get("Description")),
             "active": bool(item.get("Active", True))}
 
@@ -169,6 +192,8 @@ def qbo_customer_body(changes: Mapping[str, Any]) -> dict[str, Any]:
             out["PrimaryEmailAddr"] = {"Address": value or ""}
         elif field == "phone":
             out["PrimaryPhone"] = {"FreeFormNumber": value or ""}
+        elif field == "address":
+            out["BillAddr"] = {qbo: (value or {}).get(canon, "") for canon, _, qbo in ADDRESS_PARTS}
         elif field == "active":
             out["Active"] = bool(value)
     return out
@@ -183,6 +208,12 @@ def canopy_client_patch(changes: Mapping[str, Any], client: Mapping[str, Any]) -
             out[simple[field]] = value or ""
         elif field == "active":
             out["is_archived"] = not value
+        elif field == "address":
+            others = [a for a in (client.get("addresses") or []) if isinstance(a, dict) and not a.get("is_primary")]
+            kept = [{k: v for k, v in a.items() if k in {c for _, c, _ in ADDRESS_PARTS} | {"type"} and v}
+                    for a in others]
+            new = {canopy: value[canon] for canon, canopy, _ in ADDRESS_PARTS if value and value.get(canon)}
+            out["addresses"] = ([{**new, "type": "WORK", "is_primary": True}] if new else []) + kept
         elif field in ("email", "phone"):
             key, listed = ("email", "emails") if field == "email" else ("number", "phones")
             others = [e for e in (client.get(listed) or []) if isinstance(e, dict) and not e.get("is_primary")]

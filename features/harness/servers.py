@@ -60,8 +60,12 @@ def register_checker_app(qbo_url: str) -> None:
         "redirect_uris": [CHECKER_REDIRECT], "name": "Features checker"}), 201)
 
 
-def register_engine_app(qbo_url: str, engine_url: str) -> None:
-    """The engine's QBO app, with the redirect URI the engine told (`{engine}/oauth/callback`)."""
-    ok_json(Http(qbo_url + "/_sim").post("/apps", {
-        "client_id": ENGINE_CLIENT_ID, "client_secret": ENGINE_CLIENT_SECRET,
-        "redirect_uris": [engine_url + "/oauth/callback"], "name": "Canopy"}), 201)
+def register_engine_app(qbo_url: str, engine_url: str, webhooks: bool = True) -> None:
+    """The engine's QBO app, with the redirect URI the engine told (`{engine}/oauth/callback`) and,
+    unless `webhooks` is false, QBO's webhooks: `{engine}/webhooks/qbo`, signed with the verifier
+    token the engine was started with (`--qbo-verifier-token`, see `start_engine`)."""
+    body = {"client_id": ENGINE_CLIENT_ID, "client_secret": ENGINE_CLIENT_SECRET,
+            "redirect_uris": [engine_url + "/oauth/callback"], "name": "Canopy"}
+    if webhooks:
+        body |= {"webhook_url": engine_url + "/webhooks/qbo", "verifier_token": ENGINE_APP.verifier_token}
+    ok_json(Http(qbo_url + "/_sim").post("/apps", body), 201)

@@ -180,6 +180,34 @@ class Tenant:
         return [g["data"] for g in grants
                 if g["data"].get("realm_id") == self.realm_id and g["data"].get("client_id") == client_id]
 
+    def canopy_integration_tokens(self) -> list[dict[str, Any]]:
+        """The integration tokens the fake Canopy issued for this firm (server-wide records):
+        `{"token", "integration_id", "revoked"}` each."""
+        body = ok_json(Http(self.servers.canopy_url).get("/_sim/state"), 200)
+        tokens = body.get("server", {}).get("records", {}).get("token", [])
+        return [{"token": t["id"], "integration_id": t["data"].get("integration_id"), "revoked": t["data"]["revoked"]}
+                for t in tokens if t["data"].get("firm_id") == self.firm_id and t["data"].get("kind") == "integration"]
+
+    def reissue_token(self, key: str = "admin") -> Member:
+        """A new Canopy sign-in token for a team member (theirs lasts 12 hours of the firm clock)."""
+        m = self.member(key)
+        got = ok_json(Http(self.servers.canopy_url + "/_sim").post(f"/firms/{self.firm_id}/users/{m.user_id}/token"),
+                      201)
+        m.token = got["access_token"]
+        return m
+
+    def qbo_get(self, entity: str, record_id: str) -> dict[str, Any]:
+        """One QBO record through the public API (`GET /v3/company/{realm}/{entity}/{id}`)."""
+        body = ok_json(self.qbo().get(f"/{entity.lower()}/{record_id}", params={"minorversion": "75"}), 200)
+        return body[entity]
+
+    def qbo_edit(self, entity: str, record_id: str, **change: Any) -> dict[str, Any]:
+        """Change a QBO record as a person in QBO's own screens would (`/_sim/companies/{realm}/edit`):
+        `changes={...}` (sparse), `deactivate=True`, `void=True` or `delete=True`."""
+        body = ok_json(Http(self.servers.qbo_url + "/_sim").post(
+            f"/companies/{self.realm_id}/edit", {"entity": entity, "id": record_id, **change}), 200)
+        return body[entity]
+
 
 def seed_tenant(servers: Servers, name: str, worker: str = "") -> Tenant:
     """Create the company and the firm of scenario `name` for one test, and seed them."""

@@ -10,7 +10,7 @@ from engine.sync.canonical import (
 
 T0 = datetime(2024, 1, 15, 17, 0, tzinfo=UTC)
 BASE = {"name": "Ada Lovelace", "first": "Ada", "last": "Lovelace", "email": "ada@x.test", "phone": None,
-        "active": True}
+        "address": None, "active": True}
 
 
 def test_projections_agree_on_the_same_person_and_ignore_what_the_other_side_cannot_carry() -> None:
@@ -21,6 +21,27 @@ def test_projections_agree_on_the_same_person_and_ignore_what_the_other_side_can
     assert canopy_contact(client) == qbo_contact(customer, is_business=False) == BASE
     inactive = {**customer, "DisplayName": "Ada Lovelace (deleted)", "Active": False}
     assert qbo_contact(inactive, False)["name"] == "Ada Lovelace" and not qbo_contact(inactive, False)["active"]
+
+
+def test_the_primary_address_maps_to_bill_addr_both_ways() -> None:
+    client = {"display_name": "Acme", "is_business": True, "business_name": "Acme",
+              "addresses": [{"address_1": "1 Main St", "locality": "Springfield", "region": "IL", "type": "HOME"},
+                            {"address_1": "9 Side Rd", "postal_code": "62701", "is_primary": True}]}
+    customer = {"DisplayName": "Acme", "CompanyName": "Acme", "BillAddr": {"Line1": "9 Side Rd", "PostalCode": "62701"}}
+    assert canopy_contact(client)["address"] == qbo_contact(customer, True)["address"] == {
+        "line1": "9 Side Rd", "postal": "62701"}
+    moved = {"line1": "12 Harbor Way", "city": "Sausalito", "region": "CA", "postal": "94965"}
+    assert qbo_customer_body({"address": moved})["BillAddr"] == {
+        "Line1": "12 Harbor Way", "Line2": "", "City": "Sausalito", "CountrySubDivisionCode": "CA",
+        "PostalCode": "94965", "Country": ""}
+    assert canopy_client_patch({"address": moved}, client)["addresses"] == [
+        {"address_1": "12 Harbor Way", "locality": "Sausalito", "region": "CA",
+         "postal_code": "94965", "type": "WORK", "is_primary": True},
+        {"address_1": "1 Main St", "locality": "Springfield", "region": "IL", "type": "HOME"}]
+
+
+def test_an_inactive_item_s_deleted_suffix_is_not_part_of_its_name() -> None:
+    assert qbo_item({"Name": "Great Planning (deleted)", "UnitPrice": 5, "Active": False})["name"] == "Great Planning"
 
 
 def test_items_compare_rates_as_decimals() -> None:
