@@ -26,12 +26,11 @@ import argparse
 import asyncio
 import base64
 import copy
-import itertools
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
@@ -41,6 +40,10 @@ import requests
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import Call, drive
+from results import Figures
 
 from sim.core import jsonutil
 from sim.core.context import SIM
@@ -167,26 +170,7 @@ def seed(base: str, realm: str, upto: int) -> None:
     resp.raise_for_status()
 
 
-# -- driving the servers -------------------------------------------------------------------
-Call = Callable[[aiohttp.ClientSession, int], Awaitable[None]]
-
-
-async def drive(call: Call, total: int, workers: int) -> float:
-    """Requests per second for `total` calls spread over `workers` keep-alive workers."""
-    numbers = itertools.count()
-    connector = aiohttp.TCPConnector(limit=workers, force_close=False)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        await call(http, -1)  # warm the connection and the code path
-
-        async def worker() -> None:
-            while (n := next(numbers)) < total:
-                await call(http, n)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        return total / (time.perf_counter() - started)
-
-
+# -- driving the servers (the load generator is benchmarks/loadgen.py, shared with peers.py) --
 def calls_for(base: str, realm: str, token: str, size: int, run_id: str) -> dict[str, Call]:
     """create / read / query against `base`: the fake, or the bare handler with the very same requests."""
     api = f"{base}/v3/company/{realm}"
@@ -224,6 +208,9 @@ def rss_mb(pid: int) -> float:
             if row.startswith("VmRSS:"):
                 return int(row.split()[1]) / 1024
     return float("nan")
+
+
+FIGURES = Figures("qbo_crud.py")
 
 
 def line(label: str, value: str, target: str, ok: bool) -> None:
@@ -275,9 +262,12 @@ def main() -> None:
             rate, share, reference = med[size][kind]
             line(f"{label} @{size:,} (req/s)", f"{rate:.0f} ({share:.0%})",
                  f"{target} ({reference:.0f})", share >= share_min)
+            FIGURES.add(f"fake QBO {label} @{size:,}", rate, "req/s")
+            FIGURES.add(f"fake QBO {label} @{size:,} / bare handler", share * 100, "%", target, share >= share_min)
         rate, share, _ = med[size]["query"]
         line(f"query DisplayName= @{size:,} (req/s)", f"{rate:.0f} ({1000 / rate:.2f} ms)",
              f"ratio below ({share:.0%} of bare)", True)
+        FIGURES.add(f"fake QBO query DisplayName= @{size:,}", 1000 / rate, "ms")
     small, large = sizes
     create_ratio = med[small]["create"][0] / med[large]["create"][0]
     query_ratio = med[small]["query"][0] / med[large]["query"][0]
@@ -285,6 +275,10 @@ def main() -> None:
     line(f"query latency @{large:,} / @{small:,}", f"{query_ratio:.2f}x", "<= 1.5x", query_ratio <= 1.5)
     label = "process" if args.in_process else "fake's"
     line(f"RSS, {label}, {large:,} customers (MB)", f"{rss:.0f}", "< 400 MB", rss < 400)
+    FIGURES.add(f"fake QBO create time @{large:,} / @{small:,}", create_ratio, "x", "<= 1.2x", create_ratio <= 1.2)
+    FIGURES.add(f"fake QBO query latency @{large:,} / @{small:,}", query_ratio, "x", "<= 1.5x", query_ratio <= 1.5)
+    FIGURES.add(f"fake QBO RSS ({label}) with {large:,} customers", rss, "MB", "< 400 MB", rss < 400)
+    FIGURES.emit(requests=total, rounds=args.rounds, workers=args.workers)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import Figures
+
+FIGURES = Figures("setup_contacts.py")
 
 REVIEW_TARGET_S = 5.0
 CALLS_FACTOR = 1.2
@@ -153,6 +158,12 @@ def report(r: dict[str, Any]) -> bool:
     print(f"{r['name']}: {r['clients']} Canopy clients, {r['customers']} QBO customers")
     for what, figure, target, ok in rows:
         print(f"  {what:<24} {figure:>14}   target {target:<28} {'ok' if ok else 'MISSED'}")
+    values = {"review time": (r["review_s"], "s"), "sync time": (r["sync_s"], "s"),
+              "QBO reads": (r["qbo_reads"], "calls"), "QBO writes": (r["qbo_writes"], "calls"),
+              "Canopy reads": (r["canopy_reads"], "calls"), "Canopy writes": (r["canopy_writes"], "calls")}
+    for what, figure, target, ok in rows:
+        value, unit = values.get(what, (figure, ""))
+        FIGURES.add(f"contacts setup {r['name']}: {what}", value, unit, None if target == "-" else target, ok)
     print(f"  review steps (s): {json.dumps(r['review_steps'])}")
     print(f"  sync steps (s): {json.dumps(r['sync_steps'])}")
     return all(ok for *_, ok in rows)
@@ -171,6 +182,7 @@ def main() -> int:
     for name, label in CASES[:1] if args.quick else CASES:
         print(f"-- {label}", flush=True)
         ok &= report(run_case(name, args.seed))
+    FIGURES.emit()
     return 0 if ok else 1
 
 

@@ -37,10 +37,12 @@ from engine.web import (
 routes = web.RouteTableDef()
 
 
-async def job_reply(request: web.Request, me: Me, job_id: int | None) -> web.Response:
-    """202 with the job, or with `?wait=true` 200 once it ended (a failed job answers 502)."""
+async def job_reply(request: web.Request, me: Me, job_id: int | None, wait: bool) -> web.Response:
+    """202 with the job, or with `?wait=true` 200 once it ended (a failed job answers 502).
+
+    Callers read `wait` before starting anything, so a bad value changes nothing."""
     engine = request.app[ENGINE]
-    if job_id is not None and wants_wait(request):
+    if job_id is not None and wait:
         await engine.jobs.wait(job_id)
     job = job_view(engine.store.get_job(job_id)) if job_id is not None else None
     status = 202 if job is not None and job["state"] == "running" else 200
@@ -97,12 +99,13 @@ async def agreement(request: web.Request) -> web.Response:
 @routes.post("/integration/contacts/filter")
 async def contacts_filter(request: web.Request) -> web.Response:
     me = await me_of(request)
+    wait = wants_wait(request)
     body = await body_of(request)
     try:
         choice = ImportChoice(body.get("choice"))
     except ValueError as exc:
         raise ApiError(400, "bad_request", "'choice' must be one of all, active, inactive") from exc
-    return await job_reply(request, me, await request.app[ENGINE].choose_filter(me, choice))
+    return await job_reply(request, me, await request.app[ENGINE].choose_filter(me, choice), wait)
 
 
 @routes.get("/integration/contacts/review")
@@ -133,22 +136,25 @@ async def contacts_section(request: web.Request) -> web.Response:
 @routes.post("/integration/contacts/sync")
 async def contacts_sync(request: web.Request) -> web.Response:
     me = await me_of(request)
+    wait = wants_wait(request)
     result, job_id = await request.app[ENGINE].sync_contacts(me)
     if result is not None:
         return reply({"result": result, "job": None, "integration": request.app[ENGINE].status(me)})
-    return await job_reply(request, me, job_id)
+    return await job_reply(request, me, job_id, wait)
 
 
 @routes.post("/integration/items/start")
 async def items_start(request: web.Request) -> web.Response:
     me = await me_of(request)
-    return await job_reply(request, me, await request.app[ENGINE].start_items(me))
+    wait = wants_wait(request)
+    return await job_reply(request, me, await request.app[ENGINE].start_items(me), wait)
 
 
 @routes.post("/integration/items/repeat")
 async def items_repeat(request: web.Request) -> web.Response:
     me = await me_of(request)
-    return await job_reply(request, me, await request.app[ENGINE].start_items(me, repeat=True))
+    wait = wants_wait(request)
+    return await job_reply(request, me, await request.app[ENGINE].start_items(me, repeat=True), wait)
 
 
 @routes.post("/integration/items/skip")
@@ -182,7 +188,8 @@ async def items_sync(request: web.Request) -> web.Response:
 @routes.post("/integration/finish")
 async def finish(request: web.Request) -> web.Response:
     me = await me_of(request)
-    return await job_reply(request, me, await request.app[ENGINE].finish(me))
+    wait = wants_wait(request)
+    return await job_reply(request, me, await request.app[ENGINE].finish(me), wait)
 
 
 @routes.post("/integration/disconnect")

@@ -16,14 +16,22 @@ Every output is sorted by (normalised name, id), so it does not depend on input 
 from __future__ import annotations
 
 import re
-
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from engine.models import Account, Contact, Customer, ImportChoice, ItemLink, NameHolder, QboItem, ServiceItem
+from engine.models import (
+    Account,
+    Contact,
+    Customer,
+    ImportChoice,
+    ItemLink,
+    NameHolder,
+    QboItem,
+    ServiceItem,
+)
 
 DELETED_SUFFIX = " (deleted)"
 _DELETED_AT_END = re.compile(r"\s+\(deleted\)\s*$", re.IGNORECASE)

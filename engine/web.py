@@ -36,7 +36,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                            service=exc.service, upstream_code=exc.code)
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
-            return error_reply(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.reason)
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "bad_request")
+            answer = error_reply(exc.status, code, exc.reason)
+            if "Allow" in exc.headers:
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
         raise
 
 

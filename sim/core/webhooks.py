@@ -103,10 +103,13 @@ class Outbox:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._task = asyncio.create_task(self._loop())
         yield
-        self._task.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(self._task, *self._tasks, return_exceptions=True)
+        pending = {self._task, *self._tasks}
+        for _ in range(5):  # a cancellation can be lost when a delivery wakes the loop at that moment
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+            if not pending:
+                break
         await self._session.close()
 
     # -- producing ------------------------------------------------------------
