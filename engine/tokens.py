@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 
@@ -37,21 +38,28 @@ class StoredTokens:
         self.oauth = oauth
         self.clock = clock
         self.on_refused = on_refused
+        self._cached: tuple[str, Any] | None = None
+        """The access token last read and its end, so requests do not each read and decrypt the row."""
         self._lock = lock or asyncio.Lock()
         """In-process: one refresh per connection at a time (pass the engine's shared lock)."""
 
     async def access_token(self) -> str:
+        cached = self._cached
+        if cached is not None and (cached[1] is None or cached[1] - EARLY > self.clock.now()):
+            return cached[0]  # a 401 still leads to `refresh`, which reads the row again
         tokens = self.store.qbo_tokens(self.connection_id)
         if tokens.access_token is None:
             raise AuthRefused("qbo", 401, "not_connected", "no QBO tokens are stored for this connection",
                               reason="not_connected")
         if tokens.access_expires_at is not None and tokens.access_expires_at - EARLY <= self.clock.now():
             return await self.refresh(tokens.access_token)
+        self._cached = (tokens.access_token, tokens.access_expires_at)
         return tokens.access_token
 
     async def refresh(self, stale: str) -> str:
         async with self._lock:
             outcome = await asyncio.to_thread(self._refresh_locked, stale)
+        self._cached = None
         if isinstance(outcome, AuthRefused):
             if self.on_refused is not None:  # after the lock is released: it writes the connection
                 self.on_refused(outcome)

@@ -68,11 +68,20 @@ class Target:
     def add_link(self, kind: str, canopy_id: str, qbo_id: str, synced: cn.Canonical | None) -> None:
         self.store.add_links(self.conn.id, kind, [linked(canopy_id, qbo_id, synced)], self.now)
         if kind in ("contact", "item"):
-            self.retry_held()
+            self.retry_held(kind, canopy_id)
 
-    def retry_held(self) -> None:
-        """A new link may be the reference a held invoice waits for: look at each again (R19)."""
-        held = self.store.held(self.conn.id, "invoice")
+    def retry_held(self, kind: str, canopy_id: str, linked_now: bool = True) -> None:
+        """A new link may be the reference a held invoice waits for, and a changed contact or
+        item may be why QBO refused one: look again at those, and only those (R19, D-50)."""
+        def waits_for(reasons: list[str]) -> bool:
+            if any(r.startswith("qbo_refused") for r in reasons):
+                return True
+            if not linked_now:
+                return False
+            return ("client_unlinked" in reasons if kind == "contact"
+                    else f"item_unlinked:{canopy_id}" in reasons)
+
+        held = [h for h in self.store.held(self.conn.id, "invoice") if waits_for(list(h.reasons or []))]
         if held:
             self.store.add_inbox(self.conn.id, [IncomingEvent("canopy", "invoice", h.canopy_id,
                                                               {"reason": "reference_linked"}) for h in held],
@@ -274,7 +283,7 @@ async def _write_pair(t: Target, kind: str, link: Link, m: cn.Merge, canopy_rec:
                              if_match=etag)
     t.store.set_link_synced(t.conn.id, kind, link.canopy_id, m.merged, cn.content_hash(m.merged), t.now)
     if m.to_qbo or m.to_canopy:
-        t.retry_held()  # e.g. a customer made active again: an invoice QBO refused may go now
+        t.retry_held(kind, link.canopy_id, linked_now=False)  # e.g. a customer active again
     rule = "R12" if kind == "contact" else "R18"
     if m.to_qbo:
         t.log(kind, "applied", rule, "conflict_later_wins:" + ",".join(m.conflicts) if m.conflicts else None,
