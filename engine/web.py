@@ -3,6 +3,7 @@ and who a request acts for. Routes live in `engine.app` (wizard) and `engine.syn
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from engine.clients import UpstreamError
 from engine.clock import Clock, SystemClock
 from engine.service import ApiError, Engine, Me
 
+log = logging.getLogger("engine.web")
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock", SystemClock)  # type: ignore[arg-type]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,6 +44,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                 answer.headers["Allow"] = exc.headers["Allow"]
             return answer
         raise
+    except Exception as exc:
+        log.exception("%s %s failed", request.method, request.path)
+        busy = "database is locked" in str(exc)
+        return error_reply(503 if busy else 500, "busy" if busy else "internal_error",
+                           "the engine's database is busy; try again" if busy
+                           else f"the engine failed: {type(exc).__name__}")
 
 
 async def body_of(request: web.Request) -> dict[str, Any]:
