@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.matching import NewClient, new_client
 from engine.models import Customer, to_decimal
+from engine.sync.canonical import canopy_client_patch, qbo_contact
 
 CENT = Decimal("0.01")
 
@@ -29,18 +30,12 @@ def canopy_client_from_customer(customer: Mapping[str, Any]) -> dict[str, Any]:
             body["last_name"] = plan.last_name
     if plan.is_archived:
         body["is_archived"] = True
-    email = (customer.get("PrimaryEmailAddr") or {}).get("Address")
-    if isinstance(email, str) and "@" in email:
-        body["emails"] = [{"email": email, "type": "WORK", "is_primary": True}]
-    phone = (customer.get("PrimaryPhone") or {}).get("FreeFormNumber")
-    if isinstance(phone, str) and phone.strip():
-        body["phones"] = [{"number": phone, "type": "WORK", "is_primary": True}]
-    addr = customer.get("BillAddr") or {}
-    if isinstance(addr, dict) and addr.get("Line1"):
-        body["addresses"] = [{k: v for k, v in {
-            "address_1": addr.get("Line1"), "address_2": addr.get("Line2"), "locality": addr.get("City"),
-            "region": addr.get("CountrySubDivisionCode"), "postal_code": addr.get("PostalCode"),
-            "country": addr.get("Country"), "type": "WORK", "is_primary": True}.items() if v}]
+    # e-mail, phone and address as the ongoing sync maps them (one mapping: engine.sync.canonical)
+    view = qbo_contact(customer, plan.is_business)
+    details = {k: view[k] for k in ("email", "phone", "address") if view.get(k)}
+    if "@" not in (details.get("email") or "@"):
+        del details["email"]  # Canopy refuses it, and the client must still be created
+    body.update(canopy_client_patch(details, {}))
     return body
 
 

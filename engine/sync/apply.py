@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -223,22 +224,14 @@ async def contact_from_qbo(t: Target, customer_id: str) -> str:
 
 
 async def reconcile_contact(t: Target, link: Link, source: str | None = None) -> str:
-    """Both records of a linked pair, merged against what was last synced; write the differences.
-
-    When the side the event came from still equals the base, the event is an echo of our own
-    write or already applied (R20): nothing to do, and the other side is not even read."""
+    """Both records of a linked pair, merged against what was last synced; write the differences."""
     for attempt in range(ATTEMPTS_ON_STALE):
         base = link.synced if attempt == 0 else None
-        if base is not None and source == "qbo":
-            customer = await _customer(t, link.qbo_id)
-            if customer is not None and cn.qbo_contact(customer, "company" in base) == base:
-                return "unchanged"
-            client, etag = await _client(t, link.canopy_id)
-        else:
-            client, etag = await _client(t, link.canopy_id)
-            if base is not None and source == "canopy" and client is not None and cn.canopy_contact(client) == base:
-                return "unchanged"
-            customer = await _customer(t, link.qbo_id)
+        pair = await _read_pair(source, base, lambda: _client(t, link.canopy_id), lambda: _customer(t, link.qbo_id),
+                                cn.canopy_contact, functools.partial(cn.qbo_contact, is_business="company" in (base or {})))
+        if pair is None:
+            return "unchanged"
+        (client, etag), customer = pair
         if customer is None:
             t.log("contact", "failed", "R12", "qbo_customer_missing", canopy_id=link.canopy_id, qbo_id=link.qbo_id)
             return "failed"
@@ -262,6 +255,28 @@ async def reconcile_contact(t: Target, link: Link, source: str | None = None) ->
         return "applied" if (m.to_qbo or m.to_canopy) else "unchanged"
     t.log("contact", "failed", "R21", "changed_during_every_attempt", canopy_id=link.canopy_id, qbo_id=link.qbo_id)
     return "failed"
+
+
+CanopyRead = tuple[dict[str, Any] | None, str | None]
+
+
+async def _read_pair(source: str | None, base: cn.Canonical | None,
+                     read_canopy: Callable[[], Awaitable[CanopyRead]],
+                     read_qbo: Callable[[], Awaitable[dict[str, Any] | None]],
+                     view_canopy: Callable[[dict[str, Any]], cn.Canonical],
+                     view_qbo: Callable[[dict[str, Any]], cn.Canonical]) -> tuple[CanopyRead, Any] | None:
+    """Both records of a linked pair, the event's side first. None when that side still equals
+    the base: the event is an echo of our own write or already applied (R20), and the other
+    side is not even read."""
+    if base is not None and source == "qbo":
+        qbo_rec = await read_qbo()
+        if qbo_rec is not None and view_qbo(qbo_rec) == base:
+            return None
+        return await read_canopy(), qbo_rec
+    canopy = await read_canopy()
+    if base is not None and source == "canopy" and canopy[0] is not None and view_canopy(canopy[0]) == base:
+        return None
+    return canopy, await read_qbo()
 
 
 def _client_patch(changes: cn.Canonical, client: dict[str, Any]) -> dict[str, Any]:
@@ -375,15 +390,12 @@ async def item_from_qbo(t: Target, item_id: str) -> str:
 async def reconcile_item(t: Target, link: Link, source: str | None = None) -> str:
     """As `reconcile_contact`, for service items (R18)."""
     for attempt in range(ATTEMPTS_ON_STALE):
-        if source == "qbo" and not attempt and link.synced is not None:
-            qitem = await _qbo_item(t, link.qbo_id)
-            if qitem is not None and cn.qbo_item(qitem) == link.synced:
-                return "unchanged"
-        item, etag = await _service_item(t, link.canopy_id)
-        if source == "canopy" and not attempt and link.synced is not None and item is not None \
-                and cn.canopy_item(item) == link.synced:
+        base = link.synced if attempt == 0 else None
+        pair = await _read_pair(source, base, lambda: _service_item(t, link.canopy_id),
+                                lambda: _qbo_item(t, link.qbo_id), cn.canopy_item, cn.qbo_item)
+        if pair is None:
             return "unchanged"
-        qitem = await _qbo_item(t, link.qbo_id)
+        (item, etag), qitem = pair
         if qitem is None:
             t.log("item", "failed", "R18", "qbo_item_missing", canopy_id=link.canopy_id, qbo_id=link.qbo_id)
             return "failed"

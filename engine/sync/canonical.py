@@ -59,10 +59,8 @@ def _rate(value: Any) -> str | None:
 
 
 def _primary(items: Any, key: str) -> str | None:
-    if not isinstance(items, list) or not items:
-        return None
-    chosen = next((i for i in items if isinstance(i, dict) and i.get("is_primary")), items[0])
-    return _text(chosen.get(key)) if isinstance(chosen, dict) else None
+    chosen = _primary_entry(items)
+    return _text(chosen.get(key)) if chosen is not None else None
 
 
 def _address(parts: Mapping[str, Any] | None, side: int) -> dict[str, str] | None:
@@ -74,6 +72,7 @@ def _address(parts: Mapping[str, Any] | None, side: int) -> dict[str, str] | Non
 
 
 def _primary_entry(items: Any) -> Mapping[str, Any] | None:
+    """The primary entry of a Canopy list (emails, phones, addresses), else the first one."""
     if not isinstance(items, list) or not items:
         return None
     chosen = next((i for i in items if isinstance(i, dict) and i.get("is_primary")), items[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -141,7 +142,7 @@ def _check(run: fh.FaultRun, pg_url: str, changes: int, offsets: dict[str, timed
         assert by_name_c[name]["emails"][0]["email"] == want, (name, by_name_c[name])
     qitems = {i["Name"]: i for i in t.qbo_query("Item")}
     for k, role in enumerate(("billed_item", "item_edit")):
-        assert float(qitems[run.picks[role]["name"]]["UnitPrice"]) == 100 + 10 * ITEM_EDITS + k
+        assert Decimal(str(qitems[run.picks[role]["name"]]["UnitPrice"])) == Decimal(100 + 10 * ITEM_EDITS + k)
 
     # -- the inbox: every event applied, by both workers, none still claimed ------------------
     db = create_engine(pg_url)
