@@ -235,6 +235,8 @@ class Outcome:
 
     inbox_window_s: float = 0.0
     """From the first backlog event received to the last one applied (the engine's clock)."""
+    delivery_s: float = 0.0
+    """From the first backlog event received to the last one received."""
 
     @property
     def events_per_s(self) -> float:
@@ -351,7 +353,7 @@ class Bench:
         ends = [self._arrivals(r, m) for r, m in zip(runs, made)]
         last = max(t for e in ends for t in e)
         out.backlog_s = (last - t0).total_seconds()
-        out.inbox_events, out.inbox_window_s = _window(db_url, self.first_id)
+        out.inbox_events, out.inbox_window_s, out.delivery_s = _window(db_url, self.first_id)
         out.composition = _composition(db_url, self.first_id)
 
         # 2. the flow: each new record edited once on its own side, paced
@@ -543,21 +545,23 @@ def _applied_by(url: str) -> dict[str, int]:
         db.dispose()
 
 
-def _window(url: str, after: int) -> tuple[int, float]:
-    """Inbox events after id `after`: how many, and the seconds from the first received to the
-    last applied."""
+def _window(url: str, after: int) -> tuple[int, float, float]:
+    """Inbox events after id `after`: how many, the seconds from the first received to the
+    last applied, and from the first received to the last received (how long the fakes took to
+    deliver them: the window can be no shorter)."""
     from sqlalchemy import text
     db = _db(url)
     try:
         with db.connect() as c:
-            n, first, last = c.execute(text("SELECT count(*), min(received_at), max(applied_at) FROM inbox "
-                                            "WHERE id > :a"), {"a": after}).one()
+            n, first, last, last_in = c.execute(text(
+                "SELECT count(*), min(received_at), max(applied_at), max(received_at) FROM inbox WHERE id > :a"),
+                {"a": after}).one()
     finally:
         db.dispose()
     if not n:
-        return 0, 0.0
-    first, last = (datetime.fromisoformat(v) if isinstance(v, str) else v for v in (first, last))
-    return int(n), max(1e-6, (last - first).total_seconds())
+        return 0, 0.0, 0.0
+    first, last, last_in = (datetime.fromisoformat(v) if isinstance(v, str) else v for v in (first, last, last_in))
+    return int(n), max(1e-6, (last - first).total_seconds()), (last_in - first).total_seconds()
 
 
 def _composition(url: str, after: int) -> dict[str, int]:
@@ -582,7 +586,7 @@ def _outbox_busy(servers: Any) -> bool:
     from features.harness import faults as fh
     from features.harness.http import ok_json
     for base in (servers.qbo_url, servers.canopy_url):
-        counts = ok_json(fh.sim(base).get("/webhooks"), 200)["counts"]
+        counts = ok_json(fh.sim(base).get("/webhooks", params={"limit": "0"}), 200)["counts"]
         if counts["pending_events"] or counts["queued"] or counts["retrying"]:
             return True
     return False
@@ -682,7 +686,8 @@ def main() -> int:
             print(f"-- {config.name} ({config.db})", flush=True)
             outcomes[config.name] = o = bench.run(config)
             print(f"  {o.changes} changes in {o.backlog_s:.2f} s: {o.changes_per_s:.1f} changes/s; "
-                  f"{o.inbox_events} inbox events in {o.inbox_window_s:.2f} s ({o.events_per_s:.1f}/s); "
+                  f"{o.inbox_events} inbox events in {o.inbox_window_s:.2f} s ({o.events_per_s:.1f}/s; the last received "
+                  f"after {o.delivery_s:.2f} s); "
                   f"applied by {o.applied_by}"
                   + (f"; {o.fired} requests faulted" if config.faults else ""), flush=True)
             print(f"  inbox events of the run by origin: {o.composition}", flush=True)

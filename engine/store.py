@@ -20,13 +20,16 @@ never fail half-way with "database is locked"; `session(write=False)` is for pla
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -69,6 +72,14 @@ from engine.wizard_codec import dump_wizard, load_wizard
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 30.0
+_T = TypeVar("_T")
+STORE_THREADS = 8
+"""Threads that run store calls for the event loop (`Store.call`): enough for a worker's lanes
+and the receivers to wait on the database side by side, few enough that they do not spend
+their time queueing for the GIL."""
+POOL_SIZE = 20
+"""PostgreSQL connections kept: the store's threads, each worker lane's advisory-lock
+connection (`engine.sync.worker.MAX_LANES`) and the token refresh's."""
 _CHUNK = 5_000      # rows per executemany batch
 _IN_CHUNK = 500     # ids per IN (...) list
 
@@ -495,16 +506,30 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(parsed)
         else:
-            self.engine = create_engine(parsed, pool_pre_ping=True)
+            # No pre-ping: it costs a round trip per transaction (13% of a worker's time); a
+            # connection the server dropped fails that one call, the pool discards it, and the
+            # worker's retry gets a fresh one.
+            self.engine = create_engine(parsed, pool_size=POOL_SIZE, max_overflow=10)
+        self.inline = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+        self._threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="store")
+        """One shared connection (in-memory SQLite): calls must not run in threads side by side."""
         self._write = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"),
                                    expire_on_commit=False)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
+
+    async def call(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+        """Run a store call off the event loop, so a database round trip (or a commit's fsync)
+        stalls only its caller, not every firm the process is serving."""
+        if self.inline:
+            return fn(*args, **kw)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, functools.partial(fn, *args, **kw))
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def close(self) -> None:
+        self._threads.shutdown(wait=True)
         self.engine.dispose()
 
     @staticmethod
@@ -561,8 +586,8 @@ class Store:
             ).on_conflict_do_nothing(index_elements=["firm_id"]))
             return s.scalars(select(Connection).where(Connection.firm_id == firm_id)).one()
 
-    def get_connection(self, conn_id: int) -> Connection | None:
-        with self.session(write=False) as s:
+    def get_connection(self, conn_id: int, *, session: Session | None = None) -> Connection | None:
+        with self._use(session, write=False) as s:
             return s.get(Connection, conn_id)
 
     def connection_for_firm(self, firm_id: str) -> Connection | None:
@@ -727,11 +752,11 @@ class Store:
         with self.session(write=False) as s:
             return s.get(Job, job_id)
 
-    def latest_job(self, conn_id: int, kind: str | None = None) -> Job | None:
+    def latest_job(self, conn_id: int, kind: str | None = None, *, session: Session | None = None) -> Job | None:
         stmt = select(Job).where(Job.connection_id == conn_id).order_by(Job.id.desc()).limit(1)
         if kind is not None:
             stmt = stmt.where(Job.kind == kind)
-        with self.session(write=False) as s:
+        with self._use(session, write=False) as s:
             return s.scalars(stmt).first()
 
     def fail_running_jobs(self, now: datetime, error: str = "the engine restarted") -> int:
@@ -798,7 +823,8 @@ class Store:
 
     # --- links -------------------------------------------------------------------------------
 
-    def add_links(self, conn_id: int, kind: str, pairs: Iterable[LinkPair], now: datetime) -> int:
+    def add_links(self, conn_id: int, kind: str, pairs: Iterable[LinkPair], now: datetime, *,
+                  session: Session | None = None) -> int:
         """Add links, all or none. An identical link is a no-op (given hashes are updated);
         a record already linked to another raises `LinkConflict`. Returns how many are new."""
         wanted: dict[str, LinkPair] = {}
@@ -812,7 +838,7 @@ class Store:
             wanted[p.canopy_id] = p
             by_qbo[p.qbo_id] = p.canopy_id
         t = Link.__table__
-        with self.session() as s:
+        with self._use(session) as s:
             lock_connection(s, conn_id)  # one writer per connection: check-then-insert is safe
             existing: dict[tuple[str, str], tuple[str, str, int]] = {}  # (side, id) -> (canopy, qbo, link id)
             for col, side, ids in ((t.c.canopy_id, "c", list(wanted)), (t.c.qbo_id, "q", list(by_qbo))):
@@ -877,12 +903,13 @@ class Store:
 
     # --- sync log ----------------------------------------------------------------------------
 
-    def append_log(self, conn_id: int, entries: Iterable[LogEntry], now: datetime) -> int:
+    def append_log(self, conn_id: int, entries: Iterable[LogEntry], now: datetime, *,
+                   session: Session | None = None) -> int:
         rows = [{"connection_id": conn_id, "at": e.at or now, "kind": e.kind, "action": e.action,
                  "direction": e.direction, "canopy_id": e.canopy_id, "qbo_id": e.qbo_id, "rule": e.rule,
                  "reason": e.reason, "detail": e.detail} for e in entries]
         if rows:
-            with self.session() as s:
+            with self._use(session) as s:
                 for i in range(0, len(rows), _CHUNK):
                     s.execute(insert(SyncLogEntry.__table__), rows[i:i + _CHUNK])
         return len(rows)
@@ -897,23 +924,26 @@ class Store:
 
     # --- inbox -------------------------------------------------------------------------------
 
-    def add_inbox(self, conn_id: int, events: Iterable[IncomingEvent], now: datetime) -> int:
+    def add_inbox(self, conn_id: int, events: Iterable[IncomingEvent], now: datetime, *,
+                  session: Session | None = None) -> int:
         """Queue events; under the connection's lock, so ids follow commit order per connection."""
         rows = [{"connection_id": conn_id, "source": e.source, "record_kind": e.record_kind,
                  "record_id": e.record_id, "payload": e.payload, "received_at": now, "attempts": 0}
                 for e in events]
         if rows:
-            with self.session() as s:
+            with self._use(session) as s:
                 lock_connection(s, conn_id)
                 for i in range(0, len(rows), _CHUNK):
                     s.execute(insert(InboxEvent.__table__), rows[i:i + _CHUNK])
         return len(rows)
 
     def claim_inbox(self, worker_id: str, limit: int, now: datetime, *,
-                    lease: timedelta = timedelta(minutes=5)) -> list[InboxEvent]:
+                    lease: timedelta = timedelta(minutes=5), skip: Collection[int] = (),
+                    only: Collection[int] | None = None) -> list[InboxEvent]:
         """Claim up to `limit` events, oldest first, at most one per record: an event is only
         handed out when it is its record's oldest unapplied one and nobody holds it (a claim
-        older than `lease` counts as abandoned). So one record's events apply in order."""
+        older than `lease` counts as abandoned). So one record's events apply in order.
+        `skip`/`only`: connections to leave out / to keep to (a worker's busy or full lanes)."""
         i = InboxEvent
         j = aliased(InboxEvent)
         earlier = (select(j.id).where(j.applied_at.is_(None), j.connection_id == i.connection_id,
@@ -924,6 +954,10 @@ class Store:
                                    or_(i.available_at.is_(None), i.available_at <= now),
                                    or_(i.claimed_by.is_(None), i.claimed_at < now - lease), ~earlier)
                 .order_by(i.id).limit(limit))
+        if skip:
+            stmt = stmt.where(i.connection_id.not_in(list(skip)))
+        if only is not None:
+            stmt = stmt.where(i.connection_id.in_(list(only)))
         with self.session() as s:
             if self.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True, of=i)
@@ -935,16 +969,18 @@ class Store:
             return list(s.scalars(select(i).where(i.id.in_(ids)).order_by(i.id)
                                   .execution_options(populate_existing=True)))
 
-    def inbox_done(self, worker_id: str, event_ids: Sequence[int], now: datetime) -> int:
+    def inbox_done(self, worker_id: str, event_ids: Sequence[int], now: datetime, *,
+                   session: Session | None = None) -> int:
         """Mark claimed events applied; an event this worker no longer holds is left alone."""
         t = InboxEvent.__table__
-        with self.session() as s:
+        with self._use(session) as s:
             return s.execute(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
                                              t.c.applied_at.is_(None))
                              .values(applied_at=now, error=None)).rowcount
 
     def inbox_failed(self, worker_id: str, event_id: int, error: str, now: datetime, *,
-                     give_up: bool = False, retry_at: datetime | None = None) -> bool:
+                     give_up: bool = False, retry_at: datetime | None = None,
+                     session: Session | None = None) -> bool:
         """Release a claim after a failure (it is retried first, keeping order, not before
         `retry_at`), or give up on it. Events of a connection that is not syncing wait."""
         t = InboxEvent.__table__
@@ -952,7 +988,7 @@ class Store:
                                   "claimed_at": None, "available_at": retry_at}
         if give_up:
             values["applied_at"] = now
-        with self.session() as s:
+        with self._use(session) as s:
             return s.execute(update(t).where(t.c.id == event_id, t.c.claimed_by == worker_id,
                                              t.c.applied_at.is_(None)).values(**values)).rowcount > 0
 
@@ -977,16 +1013,17 @@ class Store:
     # --- link state and held records ---------------------------------------------------------
 
     def set_link_synced(self, conn_id: int, kind: str, canopy_id: str, synced: Any, content_hash: str | None,
-                        now: datetime) -> None:
+                        now: datetime, *, session: Session | None = None) -> None:
         """What both sides now agree on (the next merge's base) and its hash, in both directions."""
         t = Link.__table__
-        with self.session() as s:
+        with self._use(session) as s:
             s.execute(update(t).where(t.c.connection_id == conn_id, t.c.kind == kind, t.c.canopy_id == canopy_id)
                       .values(synced=synced, canopy_hash=content_hash, qbo_hash=content_hash, updated_at=now))
 
-    def hold(self, conn_id: int, kind: str, canopy_id: str, reasons: Sequence[str], now: datetime) -> bool:
+    def hold(self, conn_id: int, kind: str, canopy_id: str, reasons: Sequence[str], now: datetime, *,
+             session: Session | None = None) -> bool:
         """Record (or update) why a record waits; True when this is news (new, or other reasons)."""
-        with self.session() as s:
+        with self._use(session) as s:
             row = s.get(Held, (conn_id, kind, canopy_id))
             if row is None:
                 s.add(Held(connection_id=conn_id, kind=kind, canopy_id=canopy_id, reasons=list(reasons), since=now,
@@ -997,19 +1034,19 @@ class Store:
             row.reasons, row.updated_at = list(reasons), now
             return True
 
-    def release(self, conn_id: int, kind: str, canopy_id: str) -> bool:
-        with self.session() as s:
+    def release(self, conn_id: int, kind: str, canopy_id: str, *, session: Session | None = None) -> bool:
+        with self._use(session) as s:
             row = s.get(Held, (conn_id, kind, canopy_id))
             if row is None:
                 return False
             s.delete(row)
             return True
 
-    def held(self, conn_id: int, kind: str | None = None) -> list[Held]:
+    def held(self, conn_id: int, kind: str | None = None, *, session: Session | None = None) -> list[Held]:
         stmt = select(Held).where(Held.connection_id == conn_id).order_by(Held.kind, Held.canopy_id)
         if kind is not None:
             stmt = stmt.where(Held.kind == kind)
-        with self.session(write=False) as s:
+        with self._use(session, write=False) as s:
             return list(s.scalars(stmt))
 
     # --- cursors -----------------------------------------------------------------------------

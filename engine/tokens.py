@@ -47,7 +47,7 @@ class StoredTokens:
         cached = self._cached
         if cached is not None and (cached[1] is None or cached[1] - EARLY > self.clock.now()):
             return cached[0]  # a 401 still leads to `refresh`, which reads the row again
-        tokens = self.store.qbo_tokens(self.connection_id)
+        tokens = await self.store.call(self.store.qbo_tokens, self.connection_id)
         if tokens.access_token is None:
             raise AuthRefused("qbo", 401, "not_connected", "no QBO tokens are stored for this connection",
                               reason="not_connected")

@@ -15,9 +15,11 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from engine import mapping
 from engine.clients import CanopyClient, NotFound, QboClient, StaleObject, UpstreamError
@@ -31,7 +33,12 @@ ATTEMPTS_ON_STALE = 3
 
 @dataclass
 class Target:
-    """What one apply works with: the connection, its clients, the store and the time."""
+    """What one apply works with: the connection, its clients, the store and the time.
+
+    Log lines are kept until the next write and committed in its transaction (or, when an
+    apply writes nothing, with the event's "done" mark: `take_log`), so a line never says what
+    a rolled-back change did, and a crash loses the line together with the change it records.
+    """
 
     store: Store
     conn: Any
@@ -41,13 +48,14 @@ class Target:
     contacts_review: int | None = None
     """The setup review the contacts step synced (its job id), to know what setup already saw."""
     items_review: int | None = None
+    pending: list[LogEntry] = field(default_factory=list)
 
-    def seen_at_setup(self, kind: str, canopy_id: str | None = None, qbo_id: str | None = None) -> str | None:
+    async def seen_at_setup(self, kind: str, canopy_id: str | None = None, qbo_id: str | None = None) -> str | None:
         """The review section of a record setup saw and did not link (R5, R7, R9, R15)."""
         job = self.contacts_review if kind == "contact" else self.items_review
         if job is None:
             return None
-        return self.store.review_section_of(job, canopy_id=canopy_id, qbo_id=qbo_id)
+        return await self.store.call(self.store.review_section_of, job, canopy_id=canopy_id, qbo_id=qbo_id)
 
     def not_new(self, kind: str, section: str, **ids: str) -> str:
         """Ongoing sync creates and links new records only; setup's leftovers wait (R24 resolves them)."""
@@ -56,22 +64,65 @@ class Target:
         self.log(kind, "skipped", rule, f"not_linked_at_setup:{section}", **ids)
         return "skipped"
 
+    def entry(self, kind: str, action: str, rule: str | None, reason: str | None = None, **fields: Any) -> LogEntry:
+        return LogEntry(kind=kind, action=action, rule=rule, reason=reason, at=self.now, **fields)
+
     def log(self, kind: str, action: str, rule: str | None, reason: str | None = None, **fields: Any) -> None:
-        self.store.append_log(self.conn.id, [LogEntry(kind=kind, action=action, rule=rule, reason=reason, **fields)],
-                              self.now)
+        """A log line, written with the next write (see the class)."""
+        self.pending.append(self.entry(kind, action, rule, reason, **fields))
 
-    def link(self, kind: str, canopy_id: str | None = None, qbo_id: str | None = None) -> Link | None:
+    def take_log(self) -> list[LogEntry]:
+        entries, self.pending = self.pending, []
+        return entries
+
+    async def write(self, *ops: Callable[[Session], Any]) -> list[Any]:
+        """One transaction, off the event loop: `ops` in order, then the log lines so far."""
+        entries = self.take_log()
+
+        def run() -> list[Any]:
+            with self.store.session() as s:
+                out = [op(s) for op in ops]
+                self.store.append_log(self.conn.id, entries, self.now, session=s)
+                return out
+        return await self.store.call(run)
+
+    async def link(self, kind: str, canopy_id: str | None = None, qbo_id: str | None = None) -> Link | None:
         if canopy_id is not None:
-            return self.store.link_by_canopy(self.conn.id, kind, canopy_id)
+            return await self.store.call(self.store.link_by_canopy, self.conn.id, kind, canopy_id)
         assert qbo_id is not None
-        return self.store.link_by_qbo(self.conn.id, kind, qbo_id)
+        return await self.store.call(self.store.link_by_qbo, self.conn.id, kind, qbo_id)
 
-    def add_link(self, kind: str, canopy_id: str, qbo_id: str, synced: cn.Canonical | None) -> None:
-        self.store.add_links(self.conn.id, kind, [linked(canopy_id, qbo_id, synced)], self.now)
+    async def add_link(self, kind: str, canopy_id: str, qbo_id: str, synced: cn.Canonical | None,
+                       digest: str | None = None) -> None:
+        """Link two records (with the log lines so far); a contact or item may be what a held
+        invoice waits for. `digest`: the hash of what was sent, when there is no merge base."""
+        pair = linked(canopy_id, qbo_id, synced) if digest is None else LinkPair(canopy_id, qbo_id, digest, digest,
+                                                                                 synced)
+        ops: list[Callable[[Session], Any]] = [
+            lambda s: self.store.add_links(self.conn.id, kind, [pair], self.now, session=s)]
         if kind in ("contact", "item"):
-            self.retry_held(kind, canopy_id)
+            ops.append(lambda s: self.retry_held(s, kind, canopy_id))
+        await self.write(*ops)
 
-    def retry_held(self, kind: str, canopy_id: str, linked_now: bool = True) -> None:
+    async def set_synced(self, kind: str, canopy_id: str, synced: Any, digest: str | None, *,
+                         retry_held: bool = False) -> None:
+        ops: list[Callable[[Session], Any]] = [
+            lambda s: self.store.set_link_synced(self.conn.id, kind, canopy_id, synced, digest, self.now, session=s)]
+        if retry_held:
+            ops.append(lambda s: self.retry_held(s, kind, canopy_id, linked_now=False))  # e.g. a customer active again
+        await self.write(*ops)
+
+    async def hold(self, kind: str, canopy_id: str, reasons: list[str], entry: LogEntry) -> None:
+        """Hold a record; `entry` is logged only when that is news (new, or other reasons)."""
+        def op(s: Session) -> None:
+            if self.store.hold(self.conn.id, kind, canopy_id, reasons, self.now, session=s):
+                self.store.append_log(self.conn.id, [entry], self.now, session=s)
+        await self.write(op)
+
+    async def release(self, kind: str, canopy_id: str) -> None:
+        await self.write(lambda s: self.store.release(self.conn.id, kind, canopy_id, session=s))
+
+    def retry_held(self, s: Session, kind: str, canopy_id: str, linked_now: bool = True) -> None:
         """A new link may be the reference a held invoice waits for, and a changed contact or
         item may be why QBO refused one: look again at those, and only those (R19, D-50)."""
         def waits_for(reasons: list[str]) -> bool:
@@ -82,11 +133,11 @@ class Target:
             return ("client_unlinked" in reasons if kind == "contact"
                     else f"item_unlinked:{canopy_id}" in reasons)
 
-        held = [h for h in self.store.held(self.conn.id, "invoice") if waits_for(list(h.reasons or []))]
+        held = [h for h in self.store.held(self.conn.id, "invoice", session=s) if waits_for(list(h.reasons or []))]
         if held:
             self.store.add_inbox(self.conn.id, [IncomingEvent("canopy", "invoice", h.canopy_id,
                                                               {"reason": "reference_linked"}) for h in held],
-                                 self.now)
+                                 self.now, session=s)
 
 
 def linked(canopy_id: str, qbo_id: str, synced: cn.Canonical | None) -> LinkPair:
@@ -143,13 +194,13 @@ async def _customer(t: Target, customer_id: str) -> dict[str, Any] | None:
 
 
 async def contact_from_canopy(t: Target, client_id: str) -> str:
-    link = t.link("contact", canopy_id=client_id)
+    link = await t.link("contact", canopy_id=client_id)
     if link is not None:
         return await reconcile_contact(t, link, source="canopy")
     client, _ = await _client(t, client_id)
     if client is None:
         return "ignored"
-    if (section := t.seen_at_setup("contact", canopy_id=client_id)) is not None:
+    if (section := await t.seen_at_setup("contact", canopy_id=client_id)) is not None:
         return t.not_new("contact", section, canopy_id=client_id)
     if client.get("is_archived"):
         t.log("contact", "skipped", "R12", "archived_and_not_linked", canopy_id=client_id)
@@ -166,7 +217,7 @@ async def contact_from_canopy(t: Target, client_id: str) -> str:
             if normalise_name(str(c.get("DisplayName", ""))) == norm]
     twins = [c for c in await t.canopy.search_clients(name)
              if str(c["id"]) != client_id and normalise_name(str(c.get("name", ""))) == norm]
-    linked = [c for c in same if t.link("contact", qbo_id=str(c["Id"])) is not None]
+    linked = [c for c in same if await t.link("contact", qbo_id=str(c["Id"])) is not None]
     reasons = ([f"qbo_{h}" for h in sorted(set(holders))] + (["name_taken_by_linked_record"] if linked else [])
                + (["several_canopy_contacts"] if twins and not linked else [])
                + (["several_qbo_customers"] if len(same) > 1 and not linked else []))
@@ -175,28 +226,28 @@ async def contact_from_canopy(t: Target, client_id: str) -> str:
               direction="canopy_to_qbo", detail={"name": name})
         return "duplicate"
     if same:
-        t.add_link("contact", client_id, str(same[0]["Id"]), None)
         t.log("contact", "linked", "R12", "same_name", canopy_id=client_id, qbo_id=str(same[0]["Id"]),
               direction="canopy_to_qbo")
-        return await reconcile_contact(t, t.link("contact", canopy_id=client_id))  # type: ignore[arg-type]
+        await t.add_link("contact", client_id, str(same[0]["Id"]), None)
+        return await reconcile_contact(t, await t.link("contact", canopy_id=client_id))  # type: ignore[arg-type]
     mine = cn.canopy_contact(client)
     body = cn.qbo_customer_body({k: v for k, v in mine.items() if v is not None})
     body.setdefault("DisplayName", name)
     created = await t.qbo.create("Customer", body, key("c2q", t.conn.id, client_id))
     qbo_id = str(created["Id"])
-    t.add_link("contact", client_id, qbo_id, cn.qbo_contact(created, bool(client.get("is_business"))))
     t.log("contact", "created", "R12", None, canopy_id=client_id, qbo_id=qbo_id, direction="canopy_to_qbo")
+    await t.add_link("contact", client_id, qbo_id, cn.qbo_contact(created, bool(client.get("is_business"))))
     return "created"
 
 
 async def contact_from_qbo(t: Target, customer_id: str) -> str:
-    link = t.link("contact", qbo_id=customer_id)
+    link = await t.link("contact", qbo_id=customer_id)
     if link is not None:
         return await reconcile_contact(t, link, source="qbo")
     customer = await _customer(t, customer_id)
     if customer is None:
         return "ignored"
-    if (section := t.seen_at_setup("contact", qbo_id=customer_id)) is not None:
+    if (section := await t.seen_at_setup("contact", qbo_id=customer_id)) is not None:
         return t.not_new("contact", section, qbo_id=customer_id)
     if not customer.get("Active", True):
         t.log("contact", "skipped", "R12", "inactive_and_not_linked", qbo_id=customer_id)
@@ -204,22 +255,22 @@ async def contact_from_qbo(t: Target, customer_id: str) -> str:
     name = strip_deleted_suffix(str(customer["DisplayName"]))
     norm = normalise_name(name)
     found = [c for c in await t.canopy.search_clients(name) if normalise_name(str(c.get("name", ""))) == norm]
-    linked = [c for c in found if t.link("contact", canopy_id=str(c["id"])) is not None]
+    linked = [c for c in found if await t.link("contact", canopy_id=str(c["id"])) is not None]
     if linked or len(found) > 1:
         reason = "name_taken_by_linked_record" if linked else "several_canopy_contacts"
         t.log("contact", "skipped", "R12", f"duplicate:{reason}", qbo_id=customer_id, direction="qbo_to_canopy",
               detail={"name": name})
         return "duplicate"
     if found:
-        t.add_link("contact", str(found[0]["id"]), customer_id, None)
         t.log("contact", "linked", "R12", "same_name", canopy_id=str(found[0]["id"]), qbo_id=customer_id,
               direction="qbo_to_canopy")
-        return await reconcile_contact(t, t.link("contact", qbo_id=customer_id))  # type: ignore[arg-type]
+        await t.add_link("contact", str(found[0]["id"]), customer_id, None)
+        return await reconcile_contact(t, await t.link("contact", qbo_id=customer_id))  # type: ignore[arg-type]
     body = mapping.canopy_client_from_customer(customer)
     created = await t.canopy.create("clients", body, key("q2c", t.conn.id, customer_id))
     canopy_id = str(created["id"])
-    t.add_link("contact", canopy_id, customer_id, cn.canopy_contact(created))
     t.log("contact", "created", "R12", None, canopy_id=canopy_id, qbo_id=customer_id, direction="qbo_to_canopy")
+    await t.add_link("contact", canopy_id, customer_id, cn.canopy_contact(created))
     return "created"
 
 
@@ -296,9 +347,6 @@ async def _write_pair(t: Target, kind: str, link: Link, m: cn.Merge, canopy_rec:
         await t.canopy.patch(canopy_kind, link.canopy_id, canopy_body(m.to_canopy),
                              key("p", t.conn.id, canopy_kind, link.canopy_id, etag, cn.content_hash(m.merged)),
                              if_match=etag)
-    t.store.set_link_synced(t.conn.id, kind, link.canopy_id, m.merged, cn.content_hash(m.merged), t.now)
-    if m.to_qbo or m.to_canopy:
-        t.retry_held(kind, link.canopy_id, linked_now=False)  # e.g. a customer active again
     rule = "R12" if kind == "contact" else "R18"
     if m.to_qbo:
         t.log(kind, "applied", rule, "conflict_later_wins:" + ",".join(m.conflicts) if m.conflicts else None,
@@ -308,6 +356,8 @@ async def _write_pair(t: Target, kind: str, link: Link, m: cn.Merge, canopy_rec:
         t.log(kind, "applied", rule, "conflict_later_wins:" + ",".join(m.conflicts) if m.conflicts else None,
               canopy_id=link.canopy_id, qbo_id=link.qbo_id, direction="qbo_to_canopy",
               detail={"fields": sorted(m.to_canopy)})
+    await t.set_synced(kind, link.canopy_id, m.merged, cn.content_hash(m.merged),
+                       retry_held=bool(m.to_qbo or m.to_canopy))
 
 
 # --- service items (R18) ------------------------------------------------------------------------
@@ -328,62 +378,62 @@ async def _qbo_item(t: Target, item_id: str) -> dict[str, Any] | None:
 
 
 async def item_from_canopy(t: Target, item_id: str) -> str:
-    link = t.link("item", canopy_id=item_id)
+    link = await t.link("item", canopy_id=item_id)
     if link is not None:
         return await reconcile_item(t, link, source="canopy")
     item, _ = await _service_item(t, item_id)
     if item is None or not item.get("is_active", True):
         return "ignored"
-    if (section := t.seen_at_setup("item", canopy_id=item_id)) is not None:
+    if (section := await t.seen_at_setup("item", canopy_id=item_id)) is not None:
         return t.not_new("item", section, canopy_id=item_id)
     name = str(item["name"])
     same = [q for q in await t.qbo.query(f"select * from Item where Name = '{esc(name)}'")
             if normalise_name(str(q.get("Name", ""))) == normalise_name(name)]
-    free = [q for q in same if q.get("Type") == "Service" and t.link("item", qbo_id=str(q["Id"])) is None]
+    free = [q for q in same if q.get("Type") == "Service" and await t.link("item", qbo_id=str(q["Id"])) is None]
     if len(same) != len(free) or len(free) > 1:
         t.log("item", "skipped", "R18", "duplicate:name_taken", canopy_id=item_id, direction="canopy_to_qbo",
               detail={"name": name})
         return "duplicate"
     if free:
-        t.add_link("item", item_id, str(free[0]["Id"]), None)
         t.log("item", "linked", "R18", "same_name", canopy_id=item_id, qbo_id=str(free[0]["Id"]))
-        return await reconcile_item(t, t.link("item", canopy_id=item_id))  # type: ignore[arg-type]
+        await t.add_link("item", item_id, str(free[0]["Id"]), None)
+        return await reconcile_item(t, await t.link("item", canopy_id=item_id))  # type: ignore[arg-type]
     mine = cn.canopy_item(item)
     body = {**cn.qbo_item_body({k: v for k, v in mine.items() if v is not None}), "Type": "Service"}
     if t.conn.income_account_id:
         body["IncomeAccountRef"] = {"value": t.conn.income_account_id}
     created = await t.qbo.create("Item", body, key("i2q", t.conn.id, item_id))
-    t.add_link("item", item_id, str(created["Id"]), cn.qbo_item(created))
     t.log("item", "created", "R18", None, canopy_id=item_id, qbo_id=str(created["Id"]), direction="canopy_to_qbo")
+    await t.add_link("item", item_id, str(created["Id"]), cn.qbo_item(created))
     return "created"
 
 
 async def item_from_qbo(t: Target, item_id: str) -> str:
-    link = t.link("item", qbo_id=item_id)
+    link = await t.link("item", qbo_id=item_id)
     if link is not None:
         return await reconcile_item(t, link, source="qbo")
     item = await _qbo_item(t, item_id)
     if item is None or item.get("Type") != "Service" or not item.get("Active", True):
         return "ignored"
-    if (section := t.seen_at_setup("item", qbo_id=item_id)) is not None:
+    if (section := await t.seen_at_setup("item", qbo_id=item_id)) is not None:
         return t.not_new("item", section, qbo_id=item_id)
     norm = normalise_name(str(item["Name"]))
     same = [c for c in await t.canopy.list_all("service_items")
             if not c.get("is_deleted") and normalise_name(str(c.get("name", ""))) == norm]
-    free = [c for c in same if t.link("item", canopy_id=str(c["id"])) is None]
+    free = [c for c in same if await t.link("item", canopy_id=str(c["id"])) is None]
     if len(same) != len(free) or len(free) > 1:
         t.log("item", "skipped", "R18", "duplicate:name_taken", qbo_id=item_id, direction="qbo_to_canopy",
               detail={"name": item["Name"]})
         return "duplicate"
     if free:
-        t.add_link("item", str(free[0]["id"]), item_id, None)
         t.log("item", "linked", "R18", "same_name", canopy_id=str(free[0]["id"]), qbo_id=item_id)
-        return await reconcile_item(t, t.link("item", qbo_id=item_id))  # type: ignore[arg-type]
+        await t.add_link("item", str(free[0]["id"]), item_id, None)
+        return await reconcile_item(t, await t.link("item", qbo_id=item_id))  # type: ignore[arg-type]
     theirs = cn.qbo_item(item)
     body = cn.canopy_item_body({k: v for k, v in theirs.items() if v is not None and k != "active"})
     created = await t.canopy.create("service_items", body, key("q2i", t.conn.id, item_id))
-    t.add_link("item", str(created["id"]), item_id, cn.canopy_item(created))
     t.log("item", "created", "R18", None, canopy_id=str(created["id"]), qbo_id=item_id, direction="qbo_to_canopy")
+    await t.add_link("item", str(created["id"]), item_id, cn.canopy_item(created))
     return "created"
 
 
@@ -430,10 +480,10 @@ async def invoice_from_canopy(t: Target, invoice_id: str) -> str:
         invoice: dict[str, Any] | None = await t.canopy.get("invoices", invoice_id)
     except NotFound:
         invoice = None
-    link = t.link("invoice", canopy_id=invoice_id)
+    link = await t.link("invoice", canopy_id=invoice_id)
     gone = invoice is None or invoice.get("is_deleted")
     if gone or (invoice or {}).get("status") == "void":
-        t.store.release(t.conn.id, "invoice", invoice_id)
+        await t.release("invoice", invoice_id)
         if link is None:
             return "ignored"
         action = "delete" if gone else "void"
@@ -446,30 +496,29 @@ async def invoice_from_canopy(t: Target, invoice_id: str) -> str:
         if current is not None:
             write = t.qbo.delete if gone else t.qbo.void
             await write("Invoice", link.qbo_id, str(current["SyncToken"]), key(action, t.conn.id, link.qbo_id))
-        t.store.set_link_synced(t.conn.id, "invoice", invoice_id, None, action, t.now)
         t.log("invoice", "applied", "R19", "deleted_in_canopy" if gone else "voided_in_canopy", canopy_id=invoice_id,
               qbo_id=link.qbo_id, direction="canopy_to_qbo")
+        await t.set_synced("invoice", invoice_id, None, action)
         return "applied"
     assert invoice is not None
-    customers = _linked(t, "contact", [str(invoice["client_id"])])
-    items = _linked(t, "item", [str(line["service_item_id"]) for line in invoice.get("lines") or []])
+    customers = await _linked(t, "contact", [str(invoice["client_id"])])
+    items = await _linked(t, "item", [str(line["service_item_id"]) for line in invoice.get("lines") or []])
     decision = mapping.qbo_invoice(invoice, customers, items)
     if decision.body is None:
-        if t.store.hold(t.conn.id, "invoice", invoice_id, decision.held, t.now):
-            t.log("invoice", "held", "R19", ",".join(decision.held), canopy_id=invoice_id, direction="canopy_to_qbo",
-                  detail={"number": invoice.get("number")})
+        await t.hold("invoice", invoice_id, decision.held,
+                     t.entry("invoice", "held", "R19", ",".join(decision.held), canopy_id=invoice_id,
+                             direction="canopy_to_qbo", detail={"number": invoice.get("number")}))
         return "held"
-    t.store.release(t.conn.id, "invoice", invoice_id)
+    await t.release("invoice", invoice_id)
     digest = cn.content_hash(decision.body)
     if link is None:
         try:
             created = await t.qbo.create("Invoice", decision.body, key("inv", t.conn.id, invoice_id))
         except UpstreamError as exc:
-            return _refused_invoice(t, invoice_id, invoice, exc)
-        t.add_link("invoice", invoice_id, str(created["Id"]), None)
-        t.store.set_link_synced(t.conn.id, "invoice", invoice_id, None, digest, t.now)
+            return await _refused_invoice(t, invoice_id, invoice, exc)
         t.log("invoice", "created", "R19", None, canopy_id=invoice_id, qbo_id=str(created["Id"]),
               direction="canopy_to_qbo")
+        await t.add_link("invoice", invoice_id, str(created["Id"]), None, digest)
         return "created"
     if link.canopy_hash == digest:
         return "unchanged"  # R20: nothing new since the last send
@@ -481,31 +530,31 @@ async def invoice_from_canopy(t: Target, invoice_id: str) -> str:
         except StaleObject:
             continue
         except UpstreamError as exc:
-            return _refused_invoice(t, invoice_id, invoice, exc)
-        t.store.set_link_synced(t.conn.id, "invoice", invoice_id, None, digest, t.now)
+            return await _refused_invoice(t, invoice_id, invoice, exc)
         t.log("invoice", "applied", "R19", "updated_in_canopy", canopy_id=invoice_id, qbo_id=link.qbo_id,
               direction="canopy_to_qbo")
+        await t.set_synced("invoice", invoice_id, None, digest)
         return "applied"
     t.log("invoice", "failed", "R21", "changed_during_every_attempt", canopy_id=invoice_id, qbo_id=link.qbo_id)
     return "failed"
 
 
-def _refused_invoice(t: Target, invoice_id: str, invoice: dict[str, Any], exc: UpstreamError) -> str:
+async def _refused_invoice(t: Target, invoice_id: str, invoice: dict[str, Any], exc: UpstreamError) -> str:
     """QBO refused the invoice for a reason a person must fix (e.g. its customer is inactive):
     held with that reason, looked at again when a contact or item changes (D-50)."""
     if exc.retryable:
         raise exc
     reason = f"qbo_refused:{exc.code}"
-    if t.store.hold(t.conn.id, "invoice", invoice_id, [reason], t.now):
-        t.log("invoice", "held", "R19", reason, canopy_id=invoice_id, direction="canopy_to_qbo",
-              detail={"number": invoice.get("number"), "message": exc.message})
+    await t.hold("invoice", invoice_id, [reason],
+                 t.entry("invoice", "held", "R19", reason, canopy_id=invoice_id, direction="canopy_to_qbo",
+                         detail={"number": invoice.get("number"), "message": exc.message}))
     return "held"
 
 
-def _linked(t: Target, kind: str, canopy_ids: list[str]) -> dict[str, str]:
+async def _linked(t: Target, kind: str, canopy_ids: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for cid in canopy_ids:
-        link = t.link(kind, canopy_id=cid)
+        link = await t.link(kind, canopy_id=cid)
         if link is not None:
             out[cid] = link.qbo_id
     return out

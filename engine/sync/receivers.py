@@ -242,11 +242,12 @@ async def qbo_webhook(request: web.Request) -> web.Response:
     stored = 0
     if by_realm:
         now = engine.clock.now()
-        conns = engine.store.connections()
-        for conn in conns:
-            events = by_realm.get(conn.realm_id or "")
-            if events and conn.state != "disconnected":
-                stored += engine.store.add_inbox(conn.id, events, now)
+
+        def store_events() -> tuple[int, list[Any]]:
+            conns = engine.store.connections()
+            return sum(engine.store.add_inbox(conn.id, by_realm[conn.realm_id], now) for conn in conns
+                       if by_realm.get(conn.realm_id or "") and conn.state != "disconnected"), conns
+        stored, conns = await engine.store.call(store_events)
         if stored:
             engine.wake()
         unknown = set(by_realm) - {c.realm_id for c in conns}
@@ -258,11 +259,11 @@ async def qbo_webhook(request: web.Request) -> web.Response:
 async def canopy_webhook(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     firm_id = request.match_info["firm_id"]
-    conn = engine.store.connection_for_firm(firm_id)
+    conn = await engine.store.call(engine.store.connection_for_firm, firm_id)
     if conn is None:
         raise ApiError(404, "not_found", f"firm {firm_id} has no connection here")
     raw = await request.read()
-    secret = engine.store.canopy_credentials(conn.id).webhook_secret
+    secret = (await engine.store.call(engine.store.canopy_credentials, conn.id)).webhook_secret
     if not secret:
         raise _unauthorized("no_webhook_secret", f"firm {firm_id} has no webhook subscription secret here")
     reason = verify_canopy(raw, request.headers.get(CANOPY_SIGNATURE_HEADER),
@@ -276,7 +277,7 @@ async def canopy_webhook(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_request", f"not a Canopy webhook body: {exc}") from exc
     if conn.state == "disconnected":
         return reply({"stored": 0})
-    stored = engine.store.add_inbox(conn.id, events, engine.clock.now())
+    stored = await engine.store.call(engine.store.add_inbox, conn.id, events, engine.clock.now())
     if stored:
         engine.wake()
     return reply({"stored": stored})

@@ -1,10 +1,16 @@
-"""The worker: claims inbox events and applies them, one connection at a time.
+"""The worker: claims inbox events and applies them, each connection in a lane of its own.
 
 Several workers (processes) may share one PostgreSQL database: the store hands an event to
 one worker only and keeps each record's events in order; a connection's events are applied
 under a PostgreSQL advisory lock, so two workers never decide about the same firm at once
 (a Canopy client and its new QBO twin arriving together must not both be created). On
 SQLite one process applies events (an in-process lock per connection).
+
+Why lanes: one claim loop hands events to a task per connection and goes on claiming, so a
+slow firm (a throttled realm, a firm another worker holds) never holds up the others, and an
+event's successor is claimed the moment the event is done, not when a whole batch is. A lane
+that cannot take its firm's lock (`pg_try_advisory_lock`) hands its events back at once and
+this worker leaves that firm alone for a moment: the worker holding it claims them next.
 
 What a failure does: QBO refusing the tokens stops that connection (R22a: it needs
 reauthorizing; its events wait); a transient failure that outlived the client's retries
@@ -17,21 +23,29 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from engine.clients import AuthRefused, UpstreamError
+from engine.clients import AuthRefused, CanopyClient, QboClient, UpstreamError
+from engine.store import LogEntry
 from engine.sync.apply import Target, apply_event
 
 if TYPE_CHECKING:
     from engine.service import Engine
+    from engine.store import InboxEvent, Store
 
 log = logging.getLogger("engine.worker")
 GIVE_UP_AFTER = 8
 LOCK_SPACE = 4242
 """The first key of the two-key advisory lock, so the engine's locks name nothing else's."""
 RETRY_BASE_S, RETRY_CAP_S = 1.0, 300.0
+MAX_LANES = 8
+"""Connections applied side by side in one worker; each lane holds a database connection for
+its firm's advisory lock, so this stays well inside the store's pool."""
+BUSY_BACKOFF_S = 0.25
+"""How long (wall time) a worker leaves alone a firm whose lock another worker holds."""
 
 
 def retry_delay(attempts: int) -> float:
@@ -39,20 +53,29 @@ def retry_delay(attempts: int) -> float:
 
 
 class Worker:
-    """`run()` until `stop()`; `run_once()` applies one claimed batch (tests and benchmarks)."""
+    """`run()` until `stop()`; `run_once()` claims one batch and applies all of it (tests)."""
 
-    def __init__(self, engine: Engine, worker_id: str | None = None, batch: int = 50, idle_s: float = 0.1) -> None:
+    def __init__(self, engine: Engine, worker_id: str | None = None, batch: int = 50, idle_s: float = 0.1,
+                 lanes: int = MAX_LANES) -> None:
         self.engine = engine
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10_000}"
         self.batch = batch
         self.idle_s = idle_s
+        self.max_lanes = lanes
         self.counts: Counter[str] = Counter()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._queues: dict[int, list[InboxEvent]] = {}
+        """The events handed to each running lane and not yet taken by it."""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = 0
+        self._busy_until: dict[int, float] = {}
+        self._clients: dict[int, tuple[int, QboClient, CanopyClient]] = {}
+        """Per connection, its clients as of a connection version (tokens change the version)."""
 
     def wake(self) -> None:
-        """New events arrived (a receiver stored some): look now rather than after the idle wait."""
+        """New events arrived (a receiver stored some), or a lane finished some: claim now."""
         self._wake.set()
 
     def stop(self) -> None:
@@ -60,77 +83,184 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                n = await self.run_once()
-            except Exception:
-                log.exception("worker %s: a batch failed", self.id)
-                n = 0
-            if n == 0:
+        try:
+            while not self._stop.is_set():
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_s)
-                except TimeoutError:
-                    pass
+                    n = await self._claim_and_dispatch()
+                except Exception:
+                    log.exception("worker %s: a claim failed", self.id)
+                    n = 0
+                if n == 0 or self._in_flight >= self.batch:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.idle_s)
+                    except TimeoutError:
+                        pass
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def run_once(self) -> int:
-        store, clock = self.engine.store, self.engine.clock
-        events = await asyncio.to_thread(store.claim_inbox, self.id, self.batch, clock.now())
+        n = await self._claim_and_dispatch()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        return n
+
+    async def _claim_and_dispatch(self) -> int:
+        room = self.batch - self._in_flight
+        if room <= 0:
+            return 0
+        store = self.engine.store
+        now_s = time.monotonic()
+        self._busy_until = {c: t for c, t in self._busy_until.items() if t > now_s}
+        only = set(self._queues) if len(self._queues) >= self.max_lanes else None
+        events = await store.call(store.claim_inbox, self.id, room, self.engine.clock.now(),
+                                  skip=set(self._busy_until), only=only)
         if not events:
             return 0
-        by_conn: dict[int, list[Any]] = defaultdict(list)
+        by_conn: dict[int, list[InboxEvent]] = defaultdict(list)
         for event in events:
             by_conn[event.connection_id].append(event)
-        await asyncio.gather(*(self._apply_connection(cid, evs) for cid, evs in by_conn.items()))
-        return len(events)
+        extra: list[int] = []
+        for cid, evs in by_conn.items():
+            if cid not in self._queues and len(self._queues) >= self.max_lanes:
+                extra += [e.id for e in evs]  # no lane free: back to the inbox for a later claim
+                continue
+            self._in_flight += len(evs)
+            if cid in self._queues:
+                self._queues[cid].extend(evs)
+            else:
+                self._queues[cid] = list(evs)
+                task = asyncio.create_task(self._lane(cid), name=f"engine-lane-{cid}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        if extra:
+            await store.call(store.release_claims, self.id, extra)
+        return len(events) - len(extra)
 
-    async def _apply_connection(self, connection_id: int, events: list[Any]) -> None:
+    def _take(self, cid: int) -> list[InboxEvent]:
+        events = self._queues.get(cid) or []
+        if cid in self._queues:
+            self._queues[cid] = []
+        return events
+
+    async def _lane(self, cid: int) -> None:
+        """Apply a connection's events until none are queued, holding its lock throughout."""
         store = self.engine.store
-        async with self._locks[connection_id], _connection_mutex(store, connection_id):
-            conn = store.get_connection(connection_id)
-            if conn is None or conn.state != "connected":
-                store.release_claims(self.id, [e.id for e in events])
+        async with self._locks[cid]:
+            mutex = _ConnectionMutex(store, cid)
+            try:
+                got = await mutex.acquire()
+            except BaseException:
+                await self._hand_back(cid)
+                raise
+            if not got:
+                self._busy_until[cid] = time.monotonic() + BUSY_BACKOFF_S
+                await self._hand_back(cid)
                 return
-            target = Target(store, conn, self.engine.qbo(conn), self.engine.canopy_for(conn), self.engine.clock.now(),
-                            contacts_review=_done_job(store, connection_id, "contacts_review"),
-                            items_review=_done_job(store, connection_id, "items_review"))
-            done: list[int] = []
-            for i, event in enumerate(events):
-                target.now = self.engine.clock.now()
-                try:
-                    outcome = await apply_event(target, event.source, event.record_kind, event.record_id)
-                except AuthRefused as exc:
-                    self.engine.refused(connection_id, exc)
-                    store.release_claims(self.id, [e.id for e in events[i:]])
-                    break
-                except Exception as exc:  # noqa: BLE001 -- any failure is the event's, logged with its record
-                    self._failed(target, event, exc)
-                    continue
-                self.counts[outcome] += 1  # "waiting": before its part of the sync started (setup reads it)
-                done.append(event.id)
-            if done:
-                store.inbox_done(self.id, done, self.engine.clock.now())
+            try:
+                while events := self._take(cid):
+                    try:
+                        await self._apply_connection(cid, events)
+                    except Exception:
+                        log.exception("worker %s: connection %s: a batch failed", self.id, cid)
+                        await store.call(store.release_claims, self.id, [e.id for e in events])
+                    finally:
+                        self._in_flight -= len(events)
+                        self.wake()
+            finally:
+                self._queues.pop(cid, None)  # before any await: nothing is queued to a lane that is gone
+                await mutex.release()
 
-    def _failed(self, t: Target, event: Any, exc: Exception) -> None:
+    async def _hand_back(self, cid: int) -> None:
+        events = self._queues.pop(cid, None) or []
+        self._in_flight -= len(events)
+        if events:
+            await self.engine.store.call(self.engine.store.release_claims, self.id, [e.id for e in events])
+        self.wake()
+
+    async def _clients_for(self, conn: Any) -> tuple[QboClient, CanopyClient]:
+        cached = self._clients.get(conn.id)
+        if cached is None or cached[0] != conn.version:
+            canopy = await self.engine.store.call(self.engine.canopy_for, conn)
+            cached = (conn.version, self.engine.qbo(conn), canopy)
+            self._clients[conn.id] = cached
+        return cached[1], cached[2]
+
+    async def _apply_connection(self, connection_id: int, events: list[InboxEvent]) -> None:
+        store, clock = self.engine.store, self.engine.clock
+        conn, contacts_review, items_review = await store.call(_view, store, connection_id)
+        if conn is None or conn.state != "connected":
+            await store.call(store.release_claims, self.id, [e.id for e in events])
+            return
+        qbo, canopy = await self._clients_for(conn)
+        target = Target(store, conn, qbo, canopy, clock.now(), contacts_review=contacts_review,
+                        items_review=items_review)
+        done: list[int] = []
+        lines: list[LogEntry] = []
+        for i, event in enumerate(events):
+            target.now = clock.now()
+            try:
+                outcome = await apply_event(target, event.source, event.record_kind, event.record_id)
+            except AuthRefused as exc:
+                target.take_log()  # the event is applied again after reauthorizing
+                await store.call(self.engine.refused, connection_id, exc)
+                await store.call(store.release_claims, self.id, [e.id for e in events[i:]])
+                break
+            except Exception as exc:  # noqa: BLE001 -- any failure is the event's, logged with its record
+                target.take_log()
+                await self._failed(connection_id, event, exc)
+                continue
+            self.counts[outcome] += 1  # "waiting": before its part of the sync started (setup reads it)
+            lines += target.take_log()
+            done.append(event.id)
+        if done:
+            await store.call(_finish, store, self.id, connection_id, done, lines, clock.now())
+
+    async def _failed(self, connection_id: int, event: InboxEvent, exc: Exception) -> None:
         attempts = event.attempts + 1
         transient = isinstance(exc, UpstreamError) and exc.retryable
         give_up = attempts >= GIVE_UP_AFTER or (isinstance(exc, UpstreamError) and not transient and attempts >= 3)
         reason = f"{type(exc).__name__}: {exc}"
         now = self.engine.clock.now()
-        self.engine.store.inbox_failed(self.id, event.id, reason[:2000], now, give_up=give_up,
-                                       retry_at=now + timedelta(seconds=retry_delay(attempts)))
         ids = {"canopy_id" if event.source == "canopy" else "qbo_id": event.record_id}
-        t.log(_log_kind(event.record_kind), "failed", "R21", reason[:500], **ids,
-              detail={"attempts": attempts, "gave_up": give_up})
+        line = LogEntry(kind=_log_kind(event.record_kind), action="failed", rule="R21", reason=reason[:500],
+                        detail={"attempts": attempts, "gave_up": give_up}, at=now, **ids)
+        store = self.engine.store
+
+        def write() -> None:
+            with store.session() as s:
+                store.inbox_failed(self.id, event.id, reason[:2000], now, give_up=give_up,
+                                   retry_at=now + timedelta(seconds=retry_delay(attempts)), session=s)
+                store.append_log(connection_id, [line], now, session=s)
+        await store.call(write)
         self.counts["failed"] += 1
         if not transient:
             log.warning("event %s (%s %s %s) failed: %s", event.id, event.source, event.record_kind,
                         event.record_id, reason)
 
 
-def _done_job(store: Any, connection_id: int, kind: str) -> int | None:
-    job = store.latest_job(connection_id, kind)
+def _view(store: Store, connection_id: int) -> tuple[Any, int | None, int | None]:
+    """The connection and the setup reviews its sync goes by, read in one transaction."""
+    with store.session(write=False) as s:
+        conn = store.get_connection(connection_id, session=s)
+        if conn is None:
+            return None, None, None
+        return conn, _done_job(store, s, connection_id, "contacts_review"), \
+            _done_job(store, s, connection_id, "items_review")
+
+
+def _done_job(store: Store, session: Any, connection_id: int, kind: str) -> int | None:
+    job = store.latest_job(connection_id, kind, session=session)
     return job.id if job is not None and job.state == "done" else None
+
+
+def _finish(store: Store, worker_id: str, connection_id: int, done: list[int], lines: list[LogEntry],
+            now: datetime) -> None:
+    """The applied events' "done" marks and their remaining log lines, in one transaction."""
+    with store.session() as s:
+        store.append_log(connection_id, lines, now, session=s)
+        store.inbox_done(worker_id, done, now, session=s)
 
 
 def _log_kind(record_kind: str) -> str:
@@ -138,21 +268,36 @@ def _log_kind(record_kind: str) -> str:
                                                                                     record_kind.lower())
 
 
-class _connection_mutex:
-    """PostgreSQL: a session advisory lock on the connection id, held on a connection of its own
-    while the batch applies. SQLite: nothing (one process applies events)."""
+class _ConnectionMutex:
+    """PostgreSQL: a session advisory lock on the connection id, held on a database connection
+    of its own while the lane runs; `acquire` does not wait for another worker's lock. SQLite:
+    nothing (one process applies events; the lane's in-process lock is enough)."""
 
-    def __init__(self, store: Any, connection_id: int) -> None:
+    def __init__(self, store: Store, connection_id: int) -> None:
         self.store, self.connection_id = store, connection_id
         self.db: Any = None
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> bool:
         if self.store.dialect != "postgresql":
-            return
-        self.db = await asyncio.to_thread(self.store.engine.connect)
-        await asyncio.to_thread(self.db.exec_driver_sql, f"SELECT pg_advisory_lock({LOCK_SPACE}, {int(self.connection_id)})")
+            return True
+        return await asyncio.to_thread(self._try)
 
-    async def __aexit__(self, *exc: object) -> None:
+    def _try(self) -> bool:
+        db = self.store.engine.connect()
+        try:
+            got = bool(db.exec_driver_sql(
+                f"SELECT pg_try_advisory_lock({LOCK_SPACE}, {int(self.connection_id)})").scalar())
+            db.commit()
+        except BaseException:
+            db.close()
+            raise
+        if got:
+            self.db = db
+        else:
+            db.close()
+        return got
+
+    async def release(self) -> None:
         if self.db is not None:
             await asyncio.to_thread(self._release)
 
@@ -162,3 +307,4 @@ class _connection_mutex:
             self.db.commit()
         finally:
             self.db.close()
+            self.db = None

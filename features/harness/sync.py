@@ -66,7 +66,7 @@ class Watch:
     def outbox(self, tenant: Tenant, side: Side) -> dict[str, int]:
         """The counts of one fake's webhook outbox for this tenant (its realm or its firm)."""
         ident = tenant.realm_id if side == "qbo" else tenant.firm_id
-        return ok_json(self.admin[side].get("/webhooks", params={"tenant": ident}), 200)["counts"]
+        return ok_json(self.admin[side].get("/webhooks", params={"tenant": ident, "limit": "0"}), 200)["counts"]
 
     # -- the engine -------------------------------------------------------------------------
     def status(self, tenant: Tenant) -> dict[str, Any]:

@@ -163,17 +163,22 @@ async def restore_snapshot(request: web.Request) -> web.Response:
     return json_response({"restored": request.match_info["snap"], "tenant": snap["tenant"]})
 
 
+def _count_param(query: Any, name: str, default: int | None) -> int | None:
+    """A whole number >= 0 from the query string, or a 400 naming the parameter."""
+    text = query.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()):
+        raise AdminError(400, "bad_request", f"{name} must be a whole number, 0 or more")
+    return int(text)
+
+
 @routes.get("/journal")
 async def journal(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     q = request.query
-    try:
-        status = int(q["status"]) if "status" in q else None
-        limit = int(q.get("limit", "100"))
-    except ValueError:
-        raise AdminError(400, "bad_request", "status and limit must be integers") from None
-    if limit < 0:
-        raise AdminError(400, "bad_request", "limit must not be negative")
+    status = _count_param(q, "status", None)
+    limit = _count_param(q, "limit", 100)
     entries = ctx.journal.query(method=q.get("method"), path_prefix=q.get("path_prefix"),
                                 tenant=q.get("tenant"), status=status, limit=limit)
     return json_response({"entries": [e.to_dict() for e in entries]})
@@ -272,9 +277,11 @@ def _outbox(ctx: SimContext):
 
 @routes.get("/webhooks")
 async def webhooks(request: web.Request) -> web.Response:
-    """What is queued, retrying (failed), delivered and dropped, newest last."""
+    """What is queued, retrying (failed), delivered and dropped, newest last; `limit` bounds
+    each list (`limit=0`: the counts only, cheap enough to poll)."""
     ctx = _ctx(request)
-    return json_response(_outbox(ctx).summary(request.query.get("tenant")))
+    limit = _count_param(request.query, "limit", None)
+    return json_response(_outbox(ctx).summary(request.query.get("tenant"), limit=limit))
 
 
 @routes.post("/webhooks/pause")

@@ -249,19 +249,23 @@ class Outbox:
         self._wake.set()
 
     # -- reporting --------------------------------------------------------------
-    def summary(self, tenant: str | None = None) -> dict[str, Any]:
+    def summary(self, tenant: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        """Counts, and the newest `limit` deliveries of each state (default: every waiting one
+        and the newest 200 delivered and dropped)."""
         waiting = [d for q in self._queues.values() for d in q if tenant in (None, d.tenant)]
-        pending = [e for events in self._pending.values() for e in events if tenant in (None, e.tenant)]
+        pending = sum(1 for events in self._pending.values() for e in events if tenant in (None, e.tenant))
         done = [d for d in self.done if tenant in (None, d.tenant)]
+        by_state: dict[str, list[Delivery]] = {"queued": [], "retrying": [], "delivered": [], "dropped": []}
+        for d in (*waiting, *done):
+            by_state[d.state].append(d)
+
+        def newest(state: str, default: int | None = None) -> list[dict[str, Any]]:
+            n = default if limit is None else limit
+            chosen = by_state[state] if n is None else by_state[state][-n:] if n else []
+            return [d.to_dict() for d in chosen]
         return {
             "paused": self.paused, "chaos": self.chaos.to_dict(),
-            "counts": {"pending_events": len(pending),
-                       "queued": sum(d.state == "queued" for d in waiting),
-                       "retrying": sum(d.state == "retrying" for d in waiting),
-                       "delivered": sum(d.state == "delivered" for d in done),
-                       "dropped": sum(d.state == "dropped" for d in done)},
-            "queued": [d.to_dict() for d in waiting if d.state == "queued"],
-            "failed": [d.to_dict() for d in waiting if d.state == "retrying"],
-            "delivered": [d.to_dict() for d in done if d.state == "delivered"][-200:],
-            "dropped": [d.to_dict() for d in done if d.state == "dropped"][-200:],
+            "counts": {"pending_events": pending, **{state: len(ds) for state, ds in by_state.items()}},
+            "queued": newest("queued"), "failed": newest("retrying"),
+            "delivered": newest("delivered", 200), "dropped": newest("dropped", 200),
         }

@@ -479,6 +479,12 @@ def test_qbo_webhook_summary_with_deliveries_in_every_state(hooked: Hooked) -> N
     summary = a.call("GET", "/webhooks", 200, params={"tenant": h.realm})
     assert summary["paused"] and summary["delivered"][0]["history"][0]["status"] == 200
     assert summary["delivered"][0]["events"][0]["name"] == "Customer"
+    counts_only = a.call("GET", "/webhooks", 200, params={"tenant": h.realm, "limit": "0"})
+    assert counts_only["counts"] == summary["counts"]
+    assert counts_only["delivered"] == counts_only["dropped"] == counts_only["queued"] == []
+    newest = a.call("GET", "/webhooks", 200, params={"tenant": h.realm, "limit": "1"})
+    assert len(newest["queued"]) == len(newest["delivered"]) == 1
+    a.call("GET", "/webhooks", 400, params={"limit": "-1"})
     h.receiver.status = 500
     a.call("POST", "/webhooks/resume", 200)
     wait_for(lambda: h.counts()["retrying"] == 1)
