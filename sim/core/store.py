@@ -51,8 +51,10 @@ records = Table(
     Column("changed_at", Float),
     Column("data", Text, nullable=False),
 )
-Index("ix_records_key", records.c.tenant, records.c.entity, records.c.key)
-Index("ix_records_alt", records.c.tenant, records.c.entity, records.c.alt)
+# Only the rows that carry a `key` (an `alt`) are in its index: most rows (feed events, contacts,
+# QBO records without a parent) carry none, and a lookup by value never wants those.
+Index("ix_records_key", records.c.tenant, records.c.entity, records.c.key, sqlite_where=records.c.key.isnot(None))
+Index("ix_records_alt", records.c.tenant, records.c.entity, records.c.alt, sqlite_where=records.c.alt.isnot(None))
 Index("ix_records_num", records.c.tenant, records.c.entity, records.c.num)
 Index("ix_records_changed", records.c.tenant, records.c.entity, records.c.changed_at)
 

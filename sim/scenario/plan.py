@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class ContactGroup:
     kind: str
     """The intent: exact, case_or_space, inactive_match, unmatched, new_active, new_inactive,

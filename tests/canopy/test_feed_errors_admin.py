@@ -26,6 +26,52 @@ def test_feed_order_and_resume(firm: Firm) -> None:
     assert firm.api.call("GET", "/changes", 400, params={"cursor": "garbage"}).json()["errors"]["code"] == "validation_error"
 
 
+def _feed(api: Api) -> list[dict]:
+    events, cursor = [], None
+    while True:
+        page = api.get("/changes", limit=3, **({"cursor": cursor} if cursor else {}))
+        events += page["events"]
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            return events
+
+
+def test_each_event_shows_the_record_as_it_was_then(firm: Firm) -> None:
+    c = client(firm.api, "Ann")
+    firm.api.call("PATCH", f"/clients/{c['id']}", 200, json={"client": {"first_name": "Bea"}})
+    firm.api.call("PATCH", f"/clients/{c['id']}", 200, json={"client": {"first_name": "Cy"}})
+    firm.api.call("DELETE", f"/clients/{c['id']}", 204)
+    mine = [e for e in _feed(firm.api) if e["resource_id"] == c["id"]]
+    assert [(e["type"], e["data"]["display_name"], e["data"]["is_deleted"]) for e in mine] == [
+        ("created", "Ann Lee", False), ("updated", "Bea Lee", False), ("updated", "Cy Lee", False),
+        ("deleted", "Cy Lee", True)]
+    assert mine[0]["data"] == c
+    assert mine[-1]["data"] == firm.api.get(f"/clients/{c['id']}")["client"]
+
+
+def test_a_seeded_world_feed_shows_each_record_as_seeded_and_later_changes(firm: Firm) -> None:
+    """A payment in the same seed changes its invoice: the invoice's created event still shows it unpaid."""
+    ok = firm.admin.post(f"/firms/{firm.id}/seed", {
+        "clients": [{"ref": "c", "is_business": True, "business_name": "Acme"}],
+        "service_items": [{"ref": "s", "name": "Audit", "rate": "250"}],
+        "invoices": [{"ref": "i", "client_id": "$c", "lines": [{"service_item_id": "$s", "quantity": "2"}]}],
+        "payments": [{"client_id": "$c", "amount": "100", "applications": [{"invoice_id": "$i", "amount": "100"}]}]},
+        expect=201)
+    client_id, invoice_id = ok["refs"]["c"], ok["refs"]["i"]
+    seeded = _feed(firm.api)
+    shown = {(e["resource_type"], e["type"]): e["data"] for e in seeded}
+    assert [(e["resource_type"], e["type"]) for e in seeded] == [
+        ("client", "created"), ("service_item", "created"), ("invoice", "created"), ("invoice", "updated"),
+        ("payment", "created")]
+    assert (shown["invoice", "created"]["balance"], shown["invoice", "updated"]["balance"]) == ("500.00", "400.00")
+    assert shown["invoice", "updated"] == firm.api.get(f"/invoices/{invoice_id}")["invoice"]
+    assert shown["client", "created"] == firm.api.get(f"/clients/{client_id}")["client"]
+    firm.api.call("PATCH", f"/clients/{client_id}", 200, json={"client": {"business_name": "Acme Inc"}})
+    after = _feed(firm.api)
+    assert after[:len(seeded)] == seeded
+    assert after[-1]["data"]["display_name"] == "Acme Inc"
+
+
 def test_refused_write_changes_nothing(firm: Firm) -> None:
     inv = invoice(firm.api)
     before = firm.api.get("/changes")["events"]

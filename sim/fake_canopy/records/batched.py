@@ -9,8 +9,8 @@ semantics, for the length of one transaction:
   back from SQLite;
 - counters (record ids, the feed sequence, invoice numbers) are read once,
   counted in memory and written back by `finish`;
-- a feed event reuses the JSON text of the record it carries, which was
-  encoded a moment before (the bytes are those `jsonutil.dumps` gives).
+- bodies are encoded by the standard library's faster encoder when they
+  hold only plain JSON types (the bytes are those `jsonutil.dumps` gives).
 
 The caller must call `finish()` inside the transaction before it commits. A
 refusal raised before that rolls back what was flushed and drops the rest.
@@ -26,7 +26,7 @@ from typing import Any
 from sim.core import jsonutil
 from sim.core.store import COUNTER_SQL, INSERT_SQL, SERVER, Rec, Store, TenantStore, rec_of_row
 
-from .. import feed, firms
+from .. import firms
 
 FLUSH_AT = 2000
 """Buffered rows written at once; bounds the buffer's memory in a large seed."""
@@ -74,28 +74,14 @@ class BatchStore(TenantStore):
         super().__init__(store, tenant)
         self._pending: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._counters: dict[tuple[str, str], int] = {}
-        self._last: tuple[Any, str] | None = None
-        """The data dict last written and its JSON text, for the feed event that follows."""
 
     # -- writes --------------------------------------------------------------
-    def _text(self, rec: Rec) -> str:
-        data = rec.data
-        last = self._last
-        if (last is not None and rec.entity == feed.ENTITY and data.get("data") is last[0]
-                and next(reversed(data)) == "data"):
-            head = _dumps({k: v for k, v in data.items() if k != "data"})
-            text = f'{head[:-1]},"data":{last[1]}}}'
-        else:
-            text = _dumps(data)
-        self._last = (data, text)
-        return text
-
     def _row(self, rec: Rec) -> tuple[Any, ...]:
         num = rec.num
         if num is None and rec.id.isdigit():
             num = int(rec.id)
         return (self.tenant, rec.entity, rec.id, num, rec.version, rec.key, rec.alt, rec.active, rec.deleted,
-                rec.changed_at, self._text(rec))
+                rec.changed_at, _dumps(rec.data))
 
     def insert(self, rec: Rec) -> Rec:
         k = (rec.entity, rec.id)

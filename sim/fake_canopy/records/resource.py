@@ -73,7 +73,7 @@ class Ops:
         rec = Rec(entity, rec_id, data, version=1, key=key, active=bool(data.get("is_active", True)),
                   changed_at=self.now_ts)
         self.t.insert(rec)
-        self._announce("created", entity, data)
+        self._announce("created", rec)
         return rec
 
     def save(self, rec: Rec, data: dict[str, Any], *, key: str | None = None, expect: int | None = None,
@@ -86,14 +86,15 @@ class Ops:
         new = Rec(rec.entity, rec.id, data, version=rec.version + 1, key=key if key is not None else rec.key,
                   alt=rec.alt, active=bool(data.get("is_active", True)), deleted=deleted or rec.deleted,
                   changed_at=self.now_ts, num=rec.num)
+        feed.keep(self.t, rec.entity, rec.id)
         if not self.t.replace(new, expect_version=rec.version if expect is None else expect):
             raise conflict("etag_mismatch", f"{rec.entity} {rec.id} was changed by someone else")
-        self._announce(_event_type(old, data), rec.entity, data)
+        self._announce(_event_type(old, data), new)
         return new
 
-    def _announce(self, type_: str, entity: str, data: dict[str, Any]) -> None:
-        """Into the change feed now; to webhook subscribers once the write commits."""
-        event = feed.emit(self.t, type_, entity, data, self.now_iso, self.now_ts)
+    def _announce(self, type_: str, rec: Rec) -> None:
+        """`rec` was just written: into the change feed now; to webhook subscribers once the write commits."""
+        event = feed.emit(self.t, type_, rec, self.now_iso, self.now_ts)
         if self.ctx.outbox is None:
             return
         if self.subs is None:
