@@ -164,13 +164,27 @@ class Worker:
                         await self._apply_connection(cid, events)
                     except Exception:
                         log.exception("worker %s: connection %s: a batch failed", self.id, cid)
-                        await store.call(store.release_claims, self.id, [e.id for e in events])
+                        await self._release_quietly(cid, events)
                     finally:
                         self._in_flight -= len(events)
                         self.wake()
             finally:
-                self._queues.pop(cid, None)  # before any await: nothing is queued to a lane that is gone
-                await mutex.release()
+                # before any await: nothing is queued to a lane that is gone; what was queued
+                # when the lane died goes back to the inbox and out of the in-flight count
+                rest = self._queues.pop(cid, None) or []
+                self._in_flight -= len(rest)
+                try:
+                    if rest:
+                        await self._release_quietly(cid, rest)
+                finally:
+                    await mutex.release()
+
+    async def _release_quietly(self, cid: int, events: list[InboxEvent]) -> None:
+        """Hand claims back; if even that fails (the database is gone), the lease brings them back."""
+        try:
+            await self.engine.store.call(self.engine.store.release_claims, self.id, [e.id for e in events])
+        except Exception:  # noqa: BLE001 -- logged; the claims come back when their lease ends
+            log.exception("worker %s: connection %s: could not hand back %d claims", self.id, cid, len(events))
 
     async def _hand_back(self, cid: int) -> None:
         events = self._queues.pop(cid, None) or []
