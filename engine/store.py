@@ -511,8 +511,8 @@ class Store:
             # worker's retry gets a fresh one.
             self.engine = create_engine(parsed, pool_size=POOL_SIZE, max_overflow=10)
         self.inline = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
-        self._threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="store")
         """One shared connection (in-memory SQLite): calls must not run in threads side by side."""
+        self._threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="store")
         self._write = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"),
                                    expire_on_commit=False)
         self._read = sessionmaker(self.engine, expire_on_commit=False)

@@ -75,16 +75,16 @@ class Target:
         entries, self.pending = self.pending, []
         return entries
 
-    async def write(self, *ops: Callable[[Session], Any]) -> list[Any]:
+    async def write(self, *ops: Callable[[Session], Any]) -> None:
         """One transaction, off the event loop: `ops` in order, then the log lines so far."""
         entries = self.take_log()
 
-        def run() -> list[Any]:
+        def run() -> None:
             with self.store.session() as s:
-                out = [op(s) for op in ops]
+                for op in ops:
+                    op(s)
                 self.store.append_log(self.conn.id, entries, self.now, session=s)
-                return out
-        return await self.store.call(run)
+        await self.store.call(run)
 
     async def link(self, kind: str, canopy_id: str | None = None, qbo_id: str | None = None) -> Link | None:
         if canopy_id is not None:

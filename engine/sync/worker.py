@@ -45,7 +45,8 @@ MAX_LANES = 8
 """Connections applied side by side in one worker; each lane holds a database connection for
 its firm's advisory lock, so this stays well inside the store's pool."""
 BUSY_BACKOFF_S = 0.25
-"""How long (wall time) a worker leaves alone a firm whose lock another worker holds."""
+"""How long (wall time) a worker leaves alone a firm whose lock another worker holds. Wall time,
+not the engine clock: a frozen or moved clock must not keep a firm away for ever."""
 
 
 def retry_delay(attempts: int) -> float:
@@ -150,15 +151,9 @@ class Worker:
         async with self._locks[cid]:
             mutex = _ConnectionMutex(store, cid)
             try:
-                got = await mutex.acquire()
-            except BaseException:
-                await self._hand_back(cid)
-                raise
-            if not got:
-                self._busy_until[cid] = time.monotonic() + BUSY_BACKOFF_S
-                await self._hand_back(cid)
-                return
-            try:
+                if not await mutex.acquire():
+                    self._busy_until[cid] = time.monotonic() + BUSY_BACKOFF_S
+                    return
                 while events := self._take(cid):
                     try:
                         await self._apply_connection(cid, events)
@@ -169,15 +164,20 @@ class Worker:
                         self._in_flight -= len(events)
                         self.wake()
             finally:
-                # before any await: nothing is queued to a lane that is gone; what was queued
-                # when the lane died goes back to the inbox and out of the in-flight count
-                rest = self._queues.pop(cid, None) or []
-                self._in_flight -= len(rest)
                 try:
-                    if rest:
-                        await self._release_quietly(cid, rest)
+                    await self._close_lane(cid)
                 finally:
                     await mutex.release()
+
+    async def _close_lane(self, cid: int) -> None:
+        """End a lane: what is still queued to it (nothing, when it ran dry; its events, when it
+        could not take the firm's lock or died) goes back to the inbox and out of the count.
+        The queue goes before any await, so nothing is queued to a lane that is gone."""
+        rest = self._queues.pop(cid, None) or []
+        self._in_flight -= len(rest)
+        if rest:
+            await self._release_quietly(cid, rest)
+        self.wake()
 
     async def _release_quietly(self, cid: int, events: list[InboxEvent]) -> None:
         """Hand claims back; if even that fails (the database is gone), the lease brings them back."""
@@ -185,13 +185,6 @@ class Worker:
             await self.engine.store.call(self.engine.store.release_claims, self.id, [e.id for e in events])
         except Exception:  # noqa: BLE001 -- logged; the claims come back when their lease ends
             log.exception("worker %s: connection %s: could not hand back %d claims", self.id, cid, len(events))
-
-    async def _hand_back(self, cid: int) -> None:
-        events = self._queues.pop(cid, None) or []
-        self._in_flight -= len(events)
-        if events:
-            await self.engine.store.call(self.engine.store.release_claims, self.id, [e.id for e in events])
-        self.wake()
 
     async def _clients_for(self, conn: Any) -> tuple[QboClient, CanopyClient]:
         cached = self._clients.get(conn.id)
