@@ -83,15 +83,6 @@ class Rec:
     changed_at: float | None = None
     num: int | None = field(default=None)
 
-    def row(self, tenant: str) -> dict[str, Any]:
-        num = self.num
-        if num is None and self.id.isdigit():
-            num = int(self.id)
-        return {"tenant": tenant, "entity": self.entity, "id": self.id, "num": num,
-                "version": self.version, "key": self.key, "alt": self.alt,
-                "active": self.active, "deleted": self.deleted,
-                "changed_at": self.changed_at, "data": jsonutil.dumps(self.data)}
-
 
 def _rec(row: Any) -> Rec:
     return Rec(entity=row.entity, id=row.id, data=jsonutil.loads(row.data), version=row.version,
@@ -275,10 +266,16 @@ class TenantStore:
         row = self._db.execute(GET_SQL, (self.tenant, entity, id)).fetchone()
         return rec_of_row(row) if row else None
 
+    encode: Callable[[Any], str] = staticmethod(jsonutil.dumps)
+    """How a record's body becomes its stored text."""
+
     def _row(self, rec: Rec) -> tuple[Any, ...]:
-        r = rec.row(self.tenant)
-        return (r["tenant"], r["entity"], r["id"], r["num"], r["version"], r["key"], r["alt"], r["active"],
-                r["deleted"], r["changed_at"], r["data"])
+        """The `records` row of `rec`, in INSERT_SQL's order (a numeric id doubles as `num`)."""
+        num = rec.num
+        if num is None and rec.id.isdigit():
+            num = int(rec.id)
+        return (self.tenant, rec.entity, rec.id, num, rec.version, rec.key, rec.alt, rec.active, rec.deleted,
+                rec.changed_at, self.encode(rec.data))
 
     def insert(self, rec: Rec) -> Rec:
         with self.store.tx():

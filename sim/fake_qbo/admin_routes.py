@@ -1,10 +1,12 @@
 """The fake QBO's own `/_sim` routes: apps, companies, users, grants."""
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from sim.core.bulk import gc_paused
 from sim.core.context import SIM, SimContext
 from sim.core.http import AdminError, json_response, read_json_object, require_str
 
@@ -171,20 +173,26 @@ async def seed(request: web.Request) -> web.Response:
     each `$id` and how many records of each entity were created. Sends no webhooks: a seed is the
     world's starting state, not a change in it.
     """
-    from .entities import SPECS_BY_NAME, Session, resource  # noqa: PLC0415 (entities import tenancy)
-    from .errors import QboFault  # noqa: PLC0415
-
     ctx = _ctx(request)
     realm = request.match_info["realm"]
     tenancy.require_company(ctx, realm)
-    body = await read_json_object(request)
+    with gc_paused():
+        return _seed(ctx, realm, await read_json_object(request))
+
+
+def _seed(ctx: SimContext, realm: str, body: dict[str, Any]) -> web.Response:
+    from .entities import SPECS_BY_NAME, Session, resource  # noqa: PLC0415 (entities import tenancy)
+    from .entities.prepared import BulkStore  # noqa: PLC0415
+    from .errors import QboFault  # noqa: PLC0415
+
     unknown = sorted(set(body) - set(SEED_ORDER))
     if unknown:
         raise AdminError(400, "bad_seed", f"unknown list {unknown[0]!r}; seed lists are {', '.join(SEED_ORDER)}")
     refs: dict[str, str] = {}
     counts: dict[str, int] = {}
     with ctx.store.tx():
-        s = Session(ctx, realm)
+        bulk = BulkStore(ctx.store, realm)
+        s = Session(ctx, realm, store=bulk)
         for name in SEED_ORDER:
             items = body.get(name, [])
             if not isinstance(items, list):
@@ -209,6 +217,7 @@ async def seed(request: web.Request) -> web.Response:
                 if ref is not None:
                     refs[ref] = rec.id
             counts[name] = len(items)
+        bulk.finish()
     return json_response({"ids": refs, "counts": counts}, status=201)
 
 

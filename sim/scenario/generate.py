@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sim.core.bulk import gc_paused
+
 from .names import NameBook, Person, case_or_space_variant
 from .plan import ContactGroup, InvoicePlan, ItemPair, PaymentPlan, Plan
 from .pools import Pools, ascii_slug, draw
@@ -305,12 +307,13 @@ def build_world(sc: Scenario, seed: int = 0, scale: int = 1) -> World:
     """Every record of the scenario's world, and the plan behind them (deterministic)."""
     from .truth import ground_truth  # noqa: PLC0415 (truth imports World for typing)
 
-    g = _Gen(sc, seed, scale)
-    firm, sets, team, app, company = g.tenants()
-    g.contacts()
-    g.items()
-    g.invoices()
-    g.qbo_invoices()
-    world = World(sc, seed, scale, firm, sets, team, g.canopy, app, company, g.qbo, g.plan)
-    world.truth = ground_truth(world)
+    with gc_paused():
+        g = _Gen(sc, seed, scale)
+        firm, sets, team, app, company = g.tenants()
+        g.contacts()
+        g.items()
+        g.invoices()
+        g.qbo_invoices()
+        world = World(sc, seed, scale, firm, sets, team, g.canopy, app, company, g.qbo, g.plan)
+        world.truth = ground_truth(world)
     return world

@@ -7,20 +7,35 @@ import urllib.request
 from contextlib import contextmanager
 from typing import Iterator
 
-from sim.core.server import ServerThread
+from aiohttp import web
+
+from sim.core.server import ServerProcess, ServerThread
 
 from .generate import World
 from .seed import Seeded, seed_world_sync
 
 
+def qbo_app(seed: int | None) -> web.Application:
+    from sim.fake_qbo.app import QboConfig, create_app  # noqa: PLC0415
+    return create_app(QboConfig(seed=seed))
+
+
+def canopy_app(seed: int | None) -> web.Application:
+    from sim.fake_canopy.app import CanopyConfig, create_app  # noqa: PLC0415
+    return create_app(CanopyConfig(seed=seed))
+
+
 @contextmanager
 def fakes(seed: int | None) -> Iterator[tuple[ServerThread, ServerThread]]:
     """A fresh fake QBO and fake Canopy with ids, tokens and secrets drawn from `seed`."""
-    from sim.fake_canopy.app import CanopyConfig, create_app as canopy_app  # noqa: PLC0415
-    from sim.fake_qbo.app import QboConfig, create_app as qbo_app  # noqa: PLC0415
+    with ServerThread(lambda: qbo_app(seed)) as q, ServerThread(lambda: canopy_app(seed)) as c:
+        yield q, c
 
-    with ServerThread(lambda: qbo_app(QboConfig(seed=seed))) as q, \
-            ServerThread(lambda: canopy_app(CanopyConfig(seed=seed))) as c:
+
+@contextmanager
+def fake_processes(seed: int | None) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """`fakes`, each in a process of its own: a bulk seed of both then runs on two cores."""
+    with ServerProcess(qbo_app, seed) as q, ServerProcess(canopy_app, seed) as c:
         yield q, c
 
 

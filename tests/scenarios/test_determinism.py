@@ -30,3 +30,17 @@ def test_generation_is_pure() -> None:
     a = build_world(load_named("contacts_over_300"), 5)
     b = build_world(load_named("contacts_over_300"), 5)
     assert jsonutil.dumps([a.canopy, a.qbo, a.truth]) == jsonutil.dumps([b.canopy, b.qbo, b.truth])
+
+
+def test_fakes_in_processes_seeded_together_hold_the_same_bytes() -> None:
+    """The benchmark's way (each fake a process of its own, both seeded at once) makes the very
+    world the one-process way makes."""
+    from sim.scenario.seed import seed_world_sync
+    from sim.scenario.serving import fake_processes, state_hash
+
+    world = build_world(load_named("default"), 11)
+    with fake_processes(11) as (q, c):
+        seeded = seed_world_sync(world, q.url, c.url, together=True)
+        assert q.pid != c.pid and (q.peak_rss_mb() or 1) > 0
+        together = {"hash": state_hash(q.url, c.url), "realm_id": seeded.realm_id, "firm_id": seeded.firm_id}
+    assert together == _run("default", 11)

@@ -112,4 +112,27 @@ def test_qbo_seed_refuses_a_bad_body_whole() -> None:
         ok = requests.post(f"{admin}/companies/{realm}/seed", json={"Customer": [{"$id": "a", "DisplayName": "Alpha"}]},
                            timeout=10)
         assert ok.status_code == 201, ok.text  # the refused seed left nothing behind
+        # Names are one space across customers, vendors and employees: within one seed (still
+        # buffered) and against what an earlier seed stored.
+        for bad in ({"Customer": [{"DisplayName": "Beta"}], "Vendor": [{"DisplayName": " beta "}]},
+                    {"Employee": [{"DisplayName": "ALPHA", "GivenName": "A"}]}):
+            resp = requests.post(f"{admin}/companies/{realm}/seed", json=bad, timeout=10)
+            assert resp.status_code == 400 and "6240" in resp.json()["error"]["message"], resp.text
+        more = requests.post(f"{admin}/companies/{realm}/seed",
+                             json={"Customer": [{"$id": "c", "DisplayName": "Gamma"}, {"$id": "d", "DisplayName": "Delta"}]},
+                             timeout=10).json()["ids"]
+        first = int(ok.json()["ids"]["a"])
+        assert [int(more["c"]), int(more["d"])] == [first + 1, first + 2]  # ids run on from the last seed
         assert requests.post(f"{admin}/companies/{realm}/seed", json={"Bill": []}, timeout=10).status_code == 400
+
+
+def test_a_refusal_seeding_both_at_once_is_the_fakes_own_error() -> None:
+    """Seeding both fakes at once, one's refusal stops the other and is raised as it came."""
+    from sim.scenario import build_world, load_named
+    from sim.scenario.seed import SeedError, seed_world_sync
+
+    world = build_world(load_named("default"), 3)
+    world.qbo["Customer"][0]["NoSuchField"] = 1  # QBO refuses an unknown property (2010)
+    with fakes(3) as (q, c):
+        with pytest.raises(SeedError, match="Customer\\[0\\]"):
+            seed_world_sync(world, q.url, c.url, together=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import simplejson
+from hypothesis import given, strategies as st
 
 from sim.core import jsonutil
 from sim.core.clock import Clock, Clocks, parse_iso
@@ -23,6 +25,28 @@ def test_money_survives_json_as_decimal() -> None:
     text = jsonutil.dumps({"Amount": Decimal("0.10") + Decimal("0.20"), "Qty": 3})
     assert text == '{"Amount":0.30,"Qty":3}'
     assert jsonutil.loads(text)["Amount"] == Decimal("0.30")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.decimals(allow_nan=False, allow_infinity=False) | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(_json)
+def test_the_shared_encoder_writes_what_simplejson_writes(value: object) -> None:
+    """The kept encoder is an optimisation only: the bytes are simplejson's own, and they read back."""
+    text = jsonutil.dumps(value)
+    assert text == simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
+    assert jsonutil.loads(text) == simplejson.loads(text, use_decimal=True)
+
+
+def test_the_shared_encoder_still_refuses_what_is_not_json() -> None:
+    with pytest.raises(TypeError):
+        jsonutil.dumps({"when": object()})
+    with pytest.raises(ValueError):
+        jsonutil.dumps({"x": float("nan")})
 
 
 def test_failed_unit_of_work_leaves_nothing(store: Store) -> None:

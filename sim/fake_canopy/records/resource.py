@@ -45,7 +45,7 @@ class Ops:
     @classmethod
     def of(cls, ctx: SimContext, firm_id: str, principal: Principal | None = None,
            t: TenantStore | None = None) -> "Ops":
-        """`t`: the store to work through (a `BatchStore` for bulk writes); the firm's own by default."""
+        """`t`: the store to work through (a `FirmBatch` for bulk writes); the firm's own by default."""
         clock = ctx.clock(firm_id)
         return cls(ctx, firm_id, t if t is not None else ctx.tenant(firm_id), firms.now_iso(ctx, firm_id),
                    clock.timestamp(), principal)

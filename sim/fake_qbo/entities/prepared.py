@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sim.core.batch import BatchStore
 from sim.core.store import Rec, TenantStore
 
 _GET_TEXT = "SELECT data, deleted FROM records WHERE tenant = ? AND entity = ? AND id = ?"
@@ -37,3 +38,15 @@ class PreparedStore(TenantStore):
         sql = (f"SELECT entity, id FROM records WHERE tenant = ? AND entity IN ({', '.join('?' * len(entities))}) "
                "AND key = ? AND active = 1 AND deleted = 0")
         return [(e, i) for e, i in self._db.execute(sql, (self.tenant, *entities, key))]
+
+
+class BulkStore(BatchStore, PreparedStore):
+    """`PreparedStore` for one bulk seed, its inserts buffered (the core's `BatchStore`); name
+    look-ups see the buffer too, so a seed of thousands of names never has to flush."""
+
+    def holders(self, entities: Sequence[str], key: str) -> list[tuple[str, str]]:
+        return [*super().holders(entities, key), *self.pending_keys(entities, key)]
+
+    def get_text(self, entity: str, id: str) -> str | None:
+        self.flush()
+        return super().get_text(entity, id)

@@ -35,11 +35,13 @@ class Session:
     """One request's view of one company: its store, and the instant it runs at
     (read once, so every time stamp of a request agrees)."""
 
-    def __init__(self, ctx: SimContext, realm: str, offset: str | None = None) -> None:
-        """`offset` when the caller already knows the company's (saves a read)."""
+    def __init__(self, ctx: SimContext, realm: str, offset: str | None = None,
+                 store: PreparedStore | None = None) -> None:
+        """`offset` when the caller already knows the company's (saves a read); `store` for a
+        bulk write's own (a `BulkStore`)."""
         self.ctx = ctx
         self.realm = realm
-        self.store = PreparedStore(ctx.store, realm)
+        self.store = PreparedStore(ctx.store, realm) if store is None else store
         self.offset = tenancy.company_offset(ctx, realm) if offset is None else offset
         self.ts = ctx.clock(realm).timestamp()
         self._stamp: str | None = None
