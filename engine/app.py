@@ -264,8 +264,7 @@ def create_app(config: EngineConfig, store: Store | None = None, clock: Clock | 
                 task = asyncio.create_task(engine.worker.run(), name="engine-worker")
             yield
             if task is not None:
-                engine.worker.stop()
-                await asyncio.wait({task}, timeout=10)
+                await engine.worker.shutdown(task)  # before the store closes under its lanes
             await engine.jobs.stop()
         the_store.close()
 

@@ -80,7 +80,13 @@ async def _work(config: cfg.EngineConfig) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             stop.add_signal_handler(sig, worker.stop)
         print(f"engine worker {worker.id} on {config.db_url}", flush=True)
-        await worker.run()
+        task = asyncio.create_task(worker.run(), name="engine-worker")
+        signalled = asyncio.ensure_future(worker.stopped())
+        await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
+        await worker.shutdown(task)
+        if not task.cancelled():
+            task.result()  # a worker that died says why
     store.close()
 
 

@@ -80,6 +80,8 @@ their time queueing for the GIL."""
 POOL_SIZE = 20
 """PostgreSQL connections kept: the store's threads, each worker lane's advisory-lock
 connection (`engine.sync.worker.MAX_LANES`) and the token refresh's."""
+LEASE = timedelta(minutes=5)
+"""A claim older than this (by the engine clock) counts as abandoned: another worker may take it."""
 _CHUNK = 5_000      # rows per executemany batch
 _IN_CHUNK = 500     # ids per IN (...) list
 
@@ -938,7 +940,7 @@ class Store:
         return len(rows)
 
     def claim_inbox(self, worker_id: str, limit: int, now: datetime, *,
-                    lease: timedelta = timedelta(minutes=5), skip: Collection[int] = (),
+                    lease: timedelta = LEASE, skip: Collection[int] = (),
                     only: Collection[int] | None = None) -> list[InboxEvent]:
         """Claim up to `limit` events, oldest first, at most one per record: an event is only
         handed out when it is its record's oldest unapplied one and nobody holds it (a claim
@@ -970,13 +972,22 @@ class Store:
                                   .execution_options(populate_existing=True)))
 
     def inbox_done(self, worker_id: str, event_ids: Sequence[int], now: datetime, *,
-                   session: Session | None = None) -> int:
-        """Mark claimed events applied; an event this worker no longer holds is left alone."""
+                   session: Session | None = None) -> set[int]:
+        """Mark claimed events applied; an event this worker no longer holds is left alone. The
+        ids marked."""
         t = InboxEvent.__table__
         with self._use(session) as s:
-            return s.execute(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
-                                             t.c.applied_at.is_(None))
-                             .values(applied_at=now, error=None)).rowcount
+            return set(s.scalars(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
+                                                 t.c.applied_at.is_(None))
+                                 .values(applied_at=now, error=None).returning(t.c.id)))
+
+    def renew_claims(self, worker_id: str, event_ids: Sequence[int], now: datetime) -> set[int]:
+        """Claim anew, as of `now`, events this worker still holds; the ids it still holds."""
+        t = InboxEvent.__table__
+        with self.session() as s:
+            return set(s.scalars(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
+                                                 t.c.applied_at.is_(None))
+                                 .values(claimed_at=now).returning(t.c.id)))
 
     def inbox_failed(self, worker_id: str, event_id: int, error: str, now: datetime, *,
                      give_up: bool = False, retry_at: datetime | None = None,

@@ -20,22 +20,24 @@ and the reason and, after `GIVE_UP_AFTER` attempts, set aside.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from engine.clients import AuthRefused, CanopyClient, QboClient, UpstreamError
-from engine.store import LogEntry
+from engine.store import LEASE, LogEntry
 from engine.sync.apply import Target, apply_event
 
 if TYPE_CHECKING:
     from engine.service import Engine
     from engine.store import InboxEvent, Store
 
+T = TypeVar("T")
 log = logging.getLogger("engine.worker")
 GIVE_UP_AFTER = 8
 LOCK_SPACE = 4242
@@ -44,6 +46,8 @@ RETRY_BASE_S, RETRY_CAP_S = 1.0, 300.0
 MAX_LANES = 8
 """Connections applied side by side in one worker; each lane holds a database connection for
 its firm's advisory lock, so this stays well inside the store's pool."""
+SHUTDOWN_GRACE_S = 10.0
+"""How long a stopping worker lets its lanes finish before it cancels them."""
 BUSY_BACKOFF_S = 0.25
 """How long (wall time) a worker leaves alone a firm whose lock another worker holds. Wall time,
 not the engine clock: a frozen or moved clock must not keep a firm away for ever."""
@@ -82,6 +86,23 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+    async def stopped(self) -> None:
+        await self._stop.wait()
+
+    async def shutdown(self, task: asyncio.Task[None], grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Stop `task` (this worker's `run()`): lanes get `grace_s` to finish what they hold; then
+        they are cancelled, and each hands back what it had not applied before this returns, so
+        the store can close under nothing (claims left to a lease would wait 5 minutes)."""
+        self.stop()
+        done, _ = await asyncio.wait({task}, timeout=grace_s)
+        if done:
+            return
+        lanes = list(self._tasks)
+        for lane in lanes:
+            lane.cancel()
+        task.cancel()
+        await asyncio.wait({task, *lanes}, timeout=grace_s)
 
     async def run(self) -> None:
         try:
@@ -145,6 +166,25 @@ class Worker:
             self._queues[cid] = []
         return events
 
+    async def _take_renewed(self, cid: int) -> list[InboxEvent]:
+        """The lane's next events. A firm that waits (throttled, many events) can hold claims for
+        long: those claimed more than half a lease ago are claimed anew, so no other worker takes
+        them for abandoned while they are still to be applied here."""
+        events = self._take(cid)
+        now = self.engine.clock.now()
+        old = [e.id for e in events if e.claimed_at is not None and now - e.claimed_at > LEASE / 2]
+        if old:
+            store = self.engine.store
+            kept = set(await store.call(store.renew_claims, self.id, old, now))
+            for e in events:
+                if e.id in kept:
+                    e.claimed_at = now
+            lost = [e for e in events if e.id in set(old) - kept]
+            if lost:  # another worker has them already: not ours to apply
+                self._in_flight -= len(lost)
+                events = [e for e in events if e not in lost]
+        return events
+
     async def _lane(self, cid: int) -> None:
         """Apply a connection's events until none are queued, holding its lock throughout."""
         store = self.engine.store
@@ -154,9 +194,12 @@ class Worker:
                 if not await mutex.acquire():
                     self._busy_until[cid] = time.monotonic() + BUSY_BACKOFF_S
                     return
-                while events := self._take(cid):
+                while events := await self._take_renewed(cid):
                     try:
                         await self._apply_connection(cid, events)
+                    except asyncio.CancelledError:  # shutting down: what it was applying goes back
+                        await self._release_quietly(cid, events)
+                        raise
                     except Exception:
                         log.exception("worker %s: connection %s: a batch failed", self.id, cid)
                         await self._release_quietly(cid, events)
@@ -204,7 +247,7 @@ class Worker:
         target = Target(store, conn, qbo, canopy, clock.now(), contacts_review=contacts_review,
                         items_review=items_review)
         done: list[int] = []
-        lines: list[LogEntry] = []
+        lines: dict[int, list[LogEntry]] = {}
         for i, event in enumerate(events):
             target.now = clock.now()
             try:
@@ -219,7 +262,7 @@ class Worker:
                 await self._failed(connection_id, event, exc)
                 continue
             self.counts[outcome] += 1  # "waiting": before its part of the sync started (setup reads it)
-            lines += target.take_log()
+            lines[event.id] = target.take_log()
             done.append(event.id)
         if done:
             await store.call(_finish, store, self.id, connection_id, done, lines, clock.now())
@@ -237,9 +280,9 @@ class Worker:
 
         def write() -> None:
             with store.session() as s:
-                store.inbox_failed(self.id, event.id, reason[:2000], now, give_up=give_up,
-                                   retry_at=now + timedelta(seconds=retry_delay(attempts)), session=s)
-                store.append_log(connection_id, [line], now, session=s)
+                if store.inbox_failed(self.id, event.id, reason[:2000], now, give_up=give_up,
+                                      retry_at=now + timedelta(seconds=retry_delay(attempts)), session=s):
+                    store.append_log(connection_id, [line], now, session=s)  # not if another worker has it
         await store.call(write)
         self.counts["failed"] += 1
         if not transient:
@@ -262,12 +305,28 @@ def _done_job(store: Store, session: Any, connection_id: int, kind: str) -> int 
     return job.id if job is not None and job.state == "done" else None
 
 
-def _finish(store: Store, worker_id: str, connection_id: int, done: list[int], lines: list[LogEntry],
-            now: datetime) -> None:
-    """The applied events' "done" marks and their remaining log lines, in one transaction."""
+def _finish(store: Store, worker_id: str, connection_id: int, done: list[int],
+            lines: dict[int, list[LogEntry]], now: datetime) -> None:
+    """The applied events' "done" marks and their remaining log lines, in one transaction. An
+    event this worker no longer holds (its lease ran out and another worker took it) is that
+    worker's to log: its lines are dropped here, so none appears twice."""
     with store.session() as s:
-        store.append_log(connection_id, lines, now, session=s)
-        store.inbox_done(worker_id, done, now, session=s)
+        marked = store.inbox_done(worker_id, done, now, session=s)
+        store.append_log(connection_id, [line for id_ in done if id_ in marked for line in lines.get(id_, ())],
+                         now, session=s)
+
+
+async def _to_thread_to_the_end(fn: Callable[[], T]) -> T:
+    """`fn` in a thread. Cancelled meanwhile, this still waits for the thread before it passes the
+    cancellation on: a lock the thread took is then known (and released) rather than left held
+    on a connection nobody will close."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await work
+        raise
 
 
 def _log_kind(record_kind: str) -> str:
@@ -287,7 +346,7 @@ class _ConnectionMutex:
     async def acquire(self) -> bool:
         if self.store.dialect != "postgresql":
             return True
-        return await asyncio.to_thread(self._try)
+        return await _to_thread_to_the_end(self._try)
 
     def _try(self) -> bool:
         db = self.store.engine.connect()
@@ -306,7 +365,7 @@ class _ConnectionMutex:
 
     async def release(self) -> None:
         if self.db is not None:
-            await asyncio.to_thread(self._release)
+            await _to_thread_to_the_end(self._release)
 
     def _release(self) -> None:
         try:

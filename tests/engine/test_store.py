@@ -349,14 +349,14 @@ def test_inbox_hands_out_one_event_per_record_in_order(store: Store, conn_id: in
     assert store.claim_inbox("w2", 10, T0) == []  # A's next event waits for A's first
 
     a0, b0 = w1
-    assert store.inbox_done("w1", [a0.id], T0) == 1
+    assert store.inbox_done("w1", [a0.id], T0) == {a0.id}
     w2 = store.claim_inbox("w2", 10, T0 + timedelta(minutes=3))
     assert [(e.record_id, e.payload["n"]) for e in w2] == [("A", 1)]
 
     # w1 went quiet on B: after the lease it is handed out again, and w1's late answer is ignored
     late = T0 + timedelta(minutes=6)
     assert [e.id for e in store.claim_inbox("w3", 10, late)] == [b0.id]
-    assert store.inbox_done("w1", [b0.id], late) == 0
+    assert store.inbox_done("w1", [b0.id], late) == set()
 
     # a failure releases the event; it comes back first, with the attempt counted
     assert store.inbox_failed("w3", b0.id, "QBO 503", late) is True
@@ -365,6 +365,35 @@ def test_inbox_hands_out_one_event_per_record_in_order(store: Store, conn_id: in
     store.inbox_done("w3", [b0.id], late)
     store.inbox_done("w2", [w2[0].id], late)
     assert store.inbox_pending(conn_id) == 0 and store.claim_inbox("w1", 10, late) == []
+
+
+def test_a_claim_renewed_in_time_is_not_taken_for_abandoned(store: Store, conn_id: int) -> None:
+    syncing(store, conn_id)
+    store.add_inbox(conn_id, _events(("A", 0), ("B", 0)), T0)
+    a0, b0 = store.claim_inbox("w1", 10, T0)
+    assert store.renew_claims("w1", [a0.id], T0 + timedelta(minutes=4)) == {a0.id}
+    later = T0 + timedelta(minutes=6)  # B's lease ran out; A's was renewed at 4 minutes
+    assert [e.id for e in store.claim_inbox("w2", 10, later)] == [b0.id]
+    assert store.renew_claims("w1", [a0.id, b0.id], later) == {a0.id}  # w2 holds B now
+
+
+def test_log_lines_of_an_event_another_worker_took_are_left_to_it(store: Store, conn_id: int) -> None:
+    """A worker whose lease ran out marks nothing and logs nothing for that event: the worker that
+    took it over logs its own apply, so no line appears twice."""
+    from engine.sync.worker import _finish
+
+    syncing(store, conn_id)
+    store.add_inbox(conn_id, _events(("A", 0), ("B", 0)), T0)
+    a0, b0 = store.claim_inbox("w1", 10, T0)
+    late = T0 + timedelta(minutes=6)
+    assert [e.id for e in store.claim_inbox("w2", 10, late)] == [a0.id, b0.id]
+    store.renew_claims("w2", [a0.id], late)
+    store.release_claims("w2", [a0.id])
+    store.claim_inbox("w1", 10, late)  # w1 claims A again; w2 still holds B
+    lines = {ev.id: [LogEntry(kind="contact", action="skipped", qbo_id=ev.record_id)] for ev in (a0, b0)}
+    _finish(store, "w1", conn_id, [a0.id, b0.id], lines, late)
+    assert [line.qbo_id for line in store.read_log(conn_id)] == ["A"]
+    assert store.inbox_pending(conn_id) == 1  # B: w2's to finish
 
 
 def test_concurrent_claimers_never_share_an_event_and_keep_record_order(store: Store, conn_id: int) -> None:
@@ -387,7 +416,7 @@ def test_concurrent_claimers_never_share_an_event_and_keep_record_order(store: S
             with mutex:
                 claimed[name].extend(e.id for e in batch)
                 applied.extend((e.record_id, e.payload["n"]) for e in batch)
-            assert store.inbox_done(name, [e.id for e in batch], T0) == len(batch)
+            assert store.inbox_done(name, [e.id for e in batch], T0) == {e.id for e in batch}
         raise AssertionError("the inbox did not drain")
 
     run_threads(lambda: worker("w1"), lambda: worker("w2"))
