@@ -652,7 +652,7 @@ def main() -> int:
     p.add_argument("--firms", type=int)
     p.add_argument("--per-side", type=int, help="new records per side and firm")
     p.add_argument("--rate", type=float, default=10.0, help="edits a second (over all firms) in the flow phase")
-    p.add_argument("--only", nargs="+", metavar="WORD", help="only the configurations whose name has one of these")
+    p.add_argument("--only", nargs="+", metavar="WORD", help="only the configurations named so, else those whose name has one of these")
     p.add_argument("--serve-fake", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve_fake:
@@ -680,8 +680,10 @@ def main() -> int:
                     Config("1 worker, firms with held invoices", 1, one_db, firms=firms,
                            scenario="invoices_linked_and_held"),
                     Config("1 firm, real QBO throttles", 1, one_db, throttled=True, firms=1)]
-        if args.only:
-            configs = [c for c in configs if any(w.lower() in c.name.lower() for w in args.only)]
+        if args.only:  # a word that is a whole name picks that one alone ("1 worker")
+            words = {w.lower() for w in args.only}
+            configs = ([c for c in configs if c.name.lower() in words]
+                       or [c for c in configs if any(w in c.name.lower() for w in words)])
         for config in configs:
             print(f"-- {config.name} ({config.db})", flush=True)
             outcomes[config.name] = o = bench.run(config)

@@ -103,15 +103,28 @@ class NewClient:
     """An inactive customer becomes an archived client: its active state is carried over (R8, D-7)."""
 
 
+def person_names(given: str | None, family: str | None, display: str | None) -> tuple[str | None, str | None]:
+    """D-55: an individual's first and last name. QBO needs only a display name, Canopy an
+    individual's first or last name: a customer with neither `GivenName` nor `FamilyName` is
+    named by its display name, the last word the last name and the words before it the first."""
+    given, family = (given or "").strip() or None, (family or "").strip() or None
+    if given or family:
+        return given, family
+    words = strip_deleted_suffix(display or "").split()
+    if not words:
+        return None, None
+    return (" ".join(words[:-1]) or None), words[-1]
+
+
 def new_client(customer: Customer) -> NewClient:
     """D-5: business when `CompanyName` is set and equals `DisplayName` (both normalised)."""
     company = (customer.company_name or "").strip()
     business = bool(company) and normalise_name(company) == normalise_name(customer.display_name)
+    first, last = (None, None) if business else person_names(customer.given_name, customer.family_name,
+                                                              customer.display_name)
     return NewClient(customer_id=customer.id, display_name=strip_deleted_suffix(customer.display_name),
                      is_business=business, business_name=company if business else None,
-                     first_name=None if business else (customer.given_name or None),
-                     last_name=None if business else (customer.family_name or None),
-                     is_archived=not customer.active)
+                     first_name=first, last_name=last, is_archived=not customer.active)
 
 
 @dataclass(frozen=True)

@@ -339,8 +339,9 @@ async def _write_pair(t: Target, kind: str, link: Link, m: cn.Merge, canopy_rec:
                       qbo_entity: str, canopy_kind: str) -> None:
     """Write a merge's differences to each side, then store the merge as the new base."""
     if m.to_qbo:
+        to_qbo = cn.with_both_names(m.to_qbo, m.merged) if kind == "contact" else m.to_qbo
         await t.qbo.update(qbo_entity, {"Id": qbo_rec["Id"], "SyncToken": qbo_rec["SyncToken"], "sparse": True,
-                                        **qbo_body(m.to_qbo)},
+                                        **qbo_body(to_qbo)},
                            key("u", t.conn.id, qbo_entity, qbo_rec["Id"], qbo_rec["SyncToken"],
                                cn.content_hash(m.merged)))
     if m.to_canopy:

@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from engine.matching import strip_deleted_suffix
+from engine.matching import person_names, strip_deleted_suffix
 
 Side = Literal["canopy", "qbo"]
 Canonical = dict[str, Any]
@@ -95,8 +95,10 @@ def canopy_contact(client: Mapping[str, Any]) -> Canonical:
 
 def qbo_contact(customer: Mapping[str, Any], is_business: bool) -> Canonical:
     name = customer.get("DisplayName")
+    first, last = person_names(_text(customer.get("GivenName")), _text(customer.get("FamilyName")),
+                               name if isinstance(name, str) else None)
     full = {"name": _text(strip_deleted_suffix(name)) if isinstance(name, str) else None,
-            "first": _text(customer.get("GivenName")), "last": _text(customer.get("FamilyName")),
+            "first": first, "last": last,
             "company": _text(customer.get("CompanyName")),
             "email": _text((customer.get("PrimaryEmailAddr") or {}).get("Address")),
             "phone": _text((customer.get("PrimaryPhone") or {}).get("FreeFormNumber")),
@@ -179,6 +181,15 @@ def qbo_changed_at(record: Mapping[str, Any]) -> datetime | None:
 
 
 # --- writes: canonical differences as each API's body ----------------------------------------
+
+def with_both_names(changes: Mapping[str, Any], merged: Mapping[str, Any]) -> dict[str, Any]:
+    """D-55: a first or last name goes to QBO with its twin. A customer named by its display name
+    (no `GivenName`, no `FamilyName`) that is given only a family name would otherwise lose the
+    first name its display name gave it."""
+    if {"first", "last"} & changes.keys():
+        return {**changes, "first": merged.get("first"), "last": merged.get("last")}
+    return dict(changes)
+
 
 def qbo_customer_body(changes: Mapping[str, Any]) -> dict[str, Any]:
     """A sparse update (or create) body for the changed canonical contact fields."""

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from engine.sync.canonical import (
     canopy_client_patch, canopy_contact, canopy_item, content_hash, merge, qbo_contact, qbo_customer_body, qbo_item,
+    with_both_names,
 )
 
 T0 = datetime(2024, 1, 15, 17, 0, tzinfo=UTC)
@@ -94,3 +95,16 @@ def test_merging_twice_writes_nothing_the_second_time(base: dict, canopy: dict, 
     second = merge(first.merged, after_c, after_q, t_c, t_q)
     assert (second.to_canopy, second.to_qbo) == ({}, {})
     assert content_hash(after_c) == content_hash(dict(reversed(list(after_q.items()))))
+
+
+def test_a_customer_named_only_by_display_name_reads_as_the_client_made_from_it() -> None:
+    """D-55: no echo and no spurious change for a customer that has neither GivenName nor FamilyName."""
+    view = qbo_contact({"DisplayName": "Sloane Reed", "Active": True}, False)
+    assert (view["first"], view["last"]) == ("Sloane", "Reed")
+    client = {"display_name": "Sloane Reed", "first_name": "Sloane", "last_name": "Reed", "is_business": False}
+    assert {k: canopy_contact(client)[k] for k in ("name", "first", "last")} == {
+        k: view[k] for k in ("name", "first", "last")}
+    # A new last name in Canopy goes to QBO with the first name beside it, which QBO never had.
+    body = qbo_customer_body(with_both_names({"last": "Reid"}, {**view, "last": "Reid"}))
+    assert body == {"GivenName": "Sloane", "FamilyName": "Reid"}
+    assert with_both_names({"phone": "1"}, view) == {"phone": "1"}

@@ -11,6 +11,7 @@ from engine.matching import (
     kept_links,
     match_contacts,
     new_client,
+    person_names,
     normalise_name,
     strip_deleted_suffix,
     takes_part,
@@ -122,6 +123,15 @@ def test_individual_when_company_differs_or_missing() -> None:
     assert (c.is_business, c.business_name, c.first_name, c.last_name) == (False, None, "Jane", "Doe")
     assert not new_client(cust("2", "Jane", company_name="   ")).is_business
     assert not new_client(cust("3", "Jane")).is_business
+
+
+def test_an_individual_without_first_or_last_name_is_named_by_its_display_name() -> None:
+    """D-55: Canopy refuses an individual with neither name; QBO needs neither."""
+    c = new_client(cust("1", "  Mary  Ann Smith (deleted) ", active=False))
+    assert (c.is_business, c.first_name, c.last_name) == (False, "Mary Ann", "Smith")
+    assert (new_client(cust("2", "Cher")).first_name, new_client(cust("2", "Cher")).last_name) == (None, "Cher")
+    assert person_names(None, "Doe", "Jane Q Doe") == (None, "Doe")  # a name QBO has is kept as it is
+    assert person_names(" ", "", "") == (None, None)
 
 
 def test_inactive_business_compares_without_suffix_and_drops_it() -> None:
