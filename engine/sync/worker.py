@@ -175,7 +175,11 @@ class Worker:
         old = [e.id for e in events if e.claimed_at is not None and now - e.claimed_at > LEASE / 2]
         if old:
             store = self.engine.store
-            kept = set(await store.call(store.renew_claims, self.id, old, now))
+            try:
+                kept = set(await store.call(store.renew_claims, self.id, old, now))
+            except BaseException:  # back to the front of the queue: the lane's end hands them back
+                self._queues.setdefault(cid, [])[:0] = events
+                raise
             for e in events:
                 if e.id in kept:
                     e.claimed_at = now
