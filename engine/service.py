@@ -52,6 +52,7 @@ from engine.store import (
     LogEntry,
     OAuthStateError,
     ReviewRow,
+    StaleVersion,
     Store,
 )
 from engine.sync import canonical
@@ -138,11 +139,23 @@ class Engine:
         """Both clients of a job, counting their calls into the job's result (`calls`)."""
         return self.qbo(conn, p.calls["qbo"]), self.canopy_for(conn, p.calls["canopy"])
 
-    def refused(self, connection_id: int, exc: AuthRefused) -> None:
-        """R22a: QBO refused the tokens; the status says why until the user reauthorizes."""
-        self.store.update_connection(connection_id, self.clock.now(), state="needs_reauthorization",
-                                     reason=exc.reason)
+    def refused(self, connection_id: int, exc: AuthRefused, as_of_version: int | None = None) -> bool:
+        """R22a: QBO refused the tokens; the status says why until the user reauthorizes.
+
+        `as_of_version`: the connection's version the refused call started from (or, for a
+        refused refresh, `exc.connection_version`, read under the row lock). If the
+        connection was written since (a reauthorization committing while the call was in
+        flight), the refusal is of tokens already replaced: nothing is marked (False), and the
+        caller's events are tried again with the connection as it is now."""
+        if exc.connection_version is not None:  # read under the row lock: the surer of the two
+            as_of_version = exc.connection_version
+        try:
+            self.store.update_connection(connection_id, self.clock.now(), expected_version=as_of_version,
+                                         state="needs_reauthorization", reason=exc.reason)
+        except StaleVersion:
+            return False
         self._log(connection_id, "connection", "failed", "R22a", exc.reason, detail={"message": exc.message})
+        return True
 
     async def whoami(self, token: str) -> Me:
         try:

@@ -67,7 +67,7 @@ class StoredTokens:
         return outcome
 
     def _refresh_locked(self, stale: str) -> str | AuthRefused:
-        with self.store.locked(self.connection_id) as (session, _row):
+        with self.store.locked(self.connection_id) as (session, row):
             tokens = self.store.qbo_tokens(self.connection_id, session=session)
             if tokens.refresh_token is None:
                 return AuthRefused("qbo", 401, "not_connected", "no QBO refresh token is stored",
@@ -82,6 +82,7 @@ class StoredTokens:
                 if exc.reason in (None, "invalid_grant", "oauth_error"):  # say why, as R22a's status must
                     expired = tokens.refresh_expires_at is not None and tokens.refresh_expires_at <= self.clock.now()
                     exc.reason = "refresh_token_expired" if expired else "token_revoked"
+                exc.connection_version = row.version
                 return exc
             now = self.clock.now()
             self.store.set_qbo_tokens(self.connection_id, got.access, got.refresh,

@@ -74,6 +74,11 @@ class AuthRefused(UpstreamError):
     """Credentials that a refresh cannot fix; `reason` says why (token_expired, token_revoked,
     access_removed, subscription_suspended, app_not_authorized, invalid_grant, ...)."""
 
+    connection_version: int | None = None
+    """Set where the refusal was decided under the connection's row lock (a refused refresh):
+    the connection's version then, so marking it refused can tell whether the tokens were
+    replaced since (a reauthorization waiting on that lock)."""
+
 
 class NotFound(UpstreamError):
     """The record does not exist (QBO 610, Canopy 404)."""

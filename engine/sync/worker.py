@@ -258,7 +258,7 @@ class Worker:
                 outcome = await apply_event(target, event.source, event.record_kind, event.record_id)
             except AuthRefused as exc:
                 target.take_log()  # the event is applied again after reauthorizing
-                await store.call(self.engine.refused, connection_id, exc)
+                await store.call(self.engine.refused, connection_id, exc, conn.version)
                 await store.call(store.release_claims, self.id, [e.id for e in events[i:]])
                 break
             except Exception as exc:  # noqa: BLE001 -- any failure is the event's, logged with its record

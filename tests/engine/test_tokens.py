@@ -78,6 +78,7 @@ async def test_a_refused_refresh_is_reported_and_raised(store: Store, qbo_tenant
         else:
             raise AssertionError("a revoked grant must not refresh")
         assert len(refused) == 1
+        assert refused[0].connection_version == store.get_connection(conn_id).version  # nothing wrote since
 
 
 async def test_a_write_to_the_connection_during_a_refresh_waits_for_it_and_does_not_deadlock(

@@ -1,4 +1,5 @@
-"""A worker that stops while a lane is waiting on a fake: what it held goes back at once."""
+"""A worker that stops while a lane is waiting on a fake: what it held goes back at once; a
+refusal of tokens already replaced leaves the connection alone."""
 from __future__ import annotations
 
 import asyncio
@@ -57,3 +58,19 @@ async def test_a_thread_cancelled_midway_is_waited_for() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await waiting
     assert waiting.cancelled() and took == ["lock"]
+
+
+async def test_a_refusal_of_tokens_already_replaced_marks_nothing(env: Env) -> None:
+    """R22a: a refresh refused while a reauthorization waited on the row lock must not undo it."""
+    from engine.clients import AuthRefused
+
+    before = env.conn.version
+    env.store.update_connection(env.conn_id, env.engine.clock.now(), reason=None)  # as a reauthorization writes
+    refusal = AuthRefused("qbo", 400, "invalid_grant", "Incorrect or invalid refresh token",
+                          reason="refresh_token_expired")
+    refusal.connection_version = before
+    assert env.engine.refused(env.conn_id, refusal) is False
+    assert env.conn.state == "connected"
+    refusal.connection_version = env.conn.version
+    assert env.engine.refused(env.conn_id, refusal) is True
+    assert (env.conn.state, env.conn.reason) == ("needs_reauthorization", "refresh_token_expired")
