@@ -42,6 +42,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     bindparam,
     create_engine,
     delete,
@@ -971,22 +972,26 @@ class Store:
             return list(s.scalars(select(i).where(i.id.in_(ids)).order_by(i.id)
                                   .execution_options(populate_existing=True)))
 
+    @staticmethod
+    def _held(worker_id: str, event_ids: Sequence[int]) -> Any:
+        """The inbox rows among `event_ids` that `worker_id` still holds and nobody applied."""
+        t = InboxEvent.__table__
+        return and_(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id, t.c.applied_at.is_(None))
+
     def inbox_done(self, worker_id: str, event_ids: Sequence[int], now: datetime, *,
                    session: Session | None = None) -> set[int]:
         """Mark claimed events applied; an event this worker no longer holds is left alone. The
         ids marked."""
         t = InboxEvent.__table__
         with self._use(session) as s:
-            return set(s.scalars(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
-                                                 t.c.applied_at.is_(None))
+            return set(s.scalars(update(t).where(self._held(worker_id, event_ids))
                                  .values(applied_at=now, error=None).returning(t.c.id)))
 
     def renew_claims(self, worker_id: str, event_ids: Sequence[int], now: datetime) -> set[int]:
         """Claim anew, as of `now`, events this worker still holds; the ids it still holds."""
         t = InboxEvent.__table__
         with self.session() as s:
-            return set(s.scalars(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
-                                                 t.c.applied_at.is_(None))
+            return set(s.scalars(update(t).where(self._held(worker_id, event_ids))
                                  .values(claimed_at=now).returning(t.c.id)))
 
     def inbox_failed(self, worker_id: str, event_id: int, error: str, now: datetime, *,
@@ -1000,8 +1005,7 @@ class Store:
         if give_up:
             values["applied_at"] = now
         with self._use(session) as s:
-            return s.execute(update(t).where(t.c.id == event_id, t.c.claimed_by == worker_id,
-                                             t.c.applied_at.is_(None)).values(**values)).rowcount > 0
+            return s.execute(update(t).where(self._held(worker_id, [event_id])).values(**values)).rowcount > 0
 
     def inbox_pending(self, conn_id: int) -> int:
         with self.session(write=False) as s:
@@ -1012,8 +1016,7 @@ class Store:
         """Hand claimed events back untouched (e.g. their connection stopped syncing meanwhile)."""
         t = InboxEvent.__table__
         with self.session() as s:
-            return s.execute(update(t).where(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id,
-                                             t.c.applied_at.is_(None))
+            return s.execute(update(t).where(self._held(worker_id, event_ids))
                              .values(claimed_by=None, claimed_at=None)).rowcount
 
     def inbox_applied(self, conn_id: int) -> int:

@@ -183,7 +183,8 @@ class Worker:
             for e in events:
                 if e.id in kept:
                     e.claimed_at = now
-            lost = [e for e in events if e.id in set(old) - kept]
+            gone = set(old) - kept
+            lost = [e for e in events if e.id in gone]
             if lost:  # another worker has them already: not ours to apply
                 self._in_flight -= len(lost)
                 events = [e for e in events if e not in lost]

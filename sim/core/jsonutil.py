@@ -21,8 +21,7 @@ _MEMO_LIMIT = 10_000
 """Encoded keys the shared encoder remembers; cleared past this, so odd keys cannot pile up."""
 
 _key_memo: dict[Any, str] = {}
-_settings = simplejson.JSONEncoder(use_decimal=True, ensure_ascii=False, separators=(",", ":"))
-_s = _settings
+_s = simplejson.JSONEncoder(use_decimal=True, ensure_ascii=False, separators=(",", ":"))
 _compact = None if c_make_encoder is None else c_make_encoder(  # as JSONEncoder.iterencode builds it
     None, _s.default, encode_basestring, _s.indent, _s.key_separator, _s.item_separator, _s.sort_keys,
     _s.skipkeys, _s.allow_nan, _key_memo, _s.use_decimal, _s.namedtuple_as_object, _s.tuple_as_array,

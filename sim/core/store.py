@@ -266,16 +266,13 @@ class TenantStore:
         row = self._db.execute(GET_SQL, (self.tenant, entity, id)).fetchone()
         return rec_of_row(row) if row else None
 
-    encode: Callable[[Any], str] = staticmethod(jsonutil.dumps)
-    """How a record's body becomes its stored text."""
-
     def _row(self, rec: Rec) -> tuple[Any, ...]:
         """The `records` row of `rec`, in INSERT_SQL's order (a numeric id doubles as `num`)."""
         num = rec.num
         if num is None and rec.id.isdigit():
             num = int(rec.id)
         return (self.tenant, rec.entity, rec.id, num, rec.version, rec.key, rec.alt, rec.active, rec.deleted,
-                rec.changed_at, self.encode(rec.data))
+                rec.changed_at, jsonutil.dumps(rec.data))
 
     def insert(self, rec: Rec) -> Rec:
         with self.store.tx():
