@@ -228,6 +228,12 @@ class Outcome:
     throttle_span_s: float = 0.0
     least_s: float = 0.0
     fired: int = 0
+    engine_cpu_s: float = 0.0
+    """CPU time the engine's processes spent from the backlog's release until it was applied."""
+
+    @property
+    def cpu_ms_per_event(self) -> float:
+        return 1000 * self.engine_cpu_s / self.inbox_events if self.inbox_events else 0.0
 
     @property
     def changes_per_s(self) -> float:
@@ -289,6 +295,7 @@ class Bench:
                 r.tenant.qbo_token()  # the listener app hears this realm
             print(f"  {config.name}: {config.firms} firms set up in {time.perf_counter() - started:.1f} s",
                   flush=True)
+            self.engine_pids = [own.process.proc.pid, *(w.pid for w in own.workers)]
             self._script(config, runs, db_url, out)
             for r in runs:
                 fh.settle(r, converge=False)
@@ -339,8 +346,10 @@ class Bench:
             warp = Warp(servers, runs[0].clocks)
             warp.start()
         t0 = _fake_now(servers)
+        cpu0 = _cpu_s(self.engine_pids)
         fh.webhooks(servers, "resume")
         self._wait_idle(runs, db_url)
+        out.engine_cpu_s = _cpu_s(self.engine_pids) - cpu0
         if warp:
             warp.stop()
             out.qbo_calls, out.throttled_calls, out.throttle_span_s = _engine_qbo_calls(servers, runs[0], t0)
@@ -692,7 +701,8 @@ def main() -> int:
                   f"after {o.delivery_s:.2f} s); "
                   f"applied by {o.applied_by}"
                   + (f"; {o.fired} requests faulted" if config.faults else ""), flush=True)
-            print(f"  inbox events of the run by origin: {o.composition}", flush=True)
+            print(f"  inbox events of the run by origin: {o.composition}; engine CPU {o.engine_cpu_s:.2f} s over the "
+                  f"backlog ({o.cpu_ms_per_event:.2f} ms an event)", flush=True)
             if o.latencies_ms:
                 print(f"  flow latency over {len(o.latencies_ms)} edits: p50 {o.pct(50):.0f} ms, "
                       f"p99 {o.pct(99):.0f} ms, max {max(o.latencies_ms):.0f} ms", flush=True)
@@ -703,6 +713,18 @@ def main() -> int:
         fakes.close()
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[1]:.2f} (5 min)", flush=True)
     return report(outcomes, args.quick)
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux `/proc`; 0 elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
 
 
 def report(outcomes: dict[str, Outcome], quick: bool) -> int:
@@ -731,6 +753,8 @@ def report(outcomes: dict[str, Outcome], quick: bool) -> int:
              one.events_per_s >= EVENTS_TARGET)
         FIGURES.add("1 worker: changes carried over per second", one.changes_per_s, "changes/s")
         line("1 worker: changes carried over per second", f"{one.changes_per_s:.1f}/s", "(context)", None)
+        FIGURES.add("1 worker: engine CPU per inbox event", one.cpu_ms_per_event, "ms")
+        line("1 worker: engine CPU per inbox event", f"{one.cpu_ms_per_event:.2f} ms", "(context)", None)
         for pct in (50, 99):
             v = one.pct(pct)
             target = f"< {P99_TARGET_MS:.0f} ms" if pct == 99 else None

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import enum
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -54,13 +54,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, Row, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     Session,
-    aliased,
     mapped_column,
     sessionmaker,
 )
@@ -332,6 +331,83 @@ class Cursor(Base):
     updated_at: Mapped[datetime]
 
 
+# --- prebuilt reads --------------------------------------------------------------------------
+# The worker's per-event reads, built once: building a statement and its cache key costs more
+# than PostgreSQL's answer to it. Run by `Store._read_row` (Core, no ORM, no transaction).
+
+def _link_by(column: Any) -> Any:
+    t = Link.__table__
+    return select(t).where(t.c.connection_id == bindparam("conn"), t.c.kind == bindparam("kind"),
+                           column == bindparam("rid")).limit(1)
+
+
+LinkRow = Row[Any]
+"""A `links` row as a prebuilt read returns it: `Link`'s attributes, read-only."""
+_LINK_BY_CANOPY = _link_by(Link.__table__.c.canopy_id)
+_LINK_BY_QBO = _link_by(Link.__table__.c.qbo_id)
+
+
+def _review_section_by(column: Any) -> Any:
+    t = ReviewEntry.__table__
+    return select(t.c.section).where(t.c.job_id == bindparam("job"), column == bindparam("rid")).limit(1)
+
+
+_SECTION_BY_CANOPY = _review_section_by(ReviewEntry.__table__.c.canopy_id)
+_SECTION_BY_QBO = _review_section_by(ReviewEntry.__table__.c.qbo_id)
+
+
+def _done_job(kind: str) -> Any:
+    """The id of the connection's latest job of `kind`, when that job is done (else NULL)."""
+    t = Job.__table__
+    latest = select(func.max(t.c.id)).where(t.c.connection_id == bindparam("conn"), t.c.kind == kind)
+    job = t.alias(kind)
+    return select(job.c.id).where(job.c.id == latest.scalar_subquery(), job.c.state == "done") \
+        .scalar_subquery().label(kind)
+
+
+_SYNC_VIEW = select(*(Connection.__table__.c[name] for name in (
+    "id", "firm_id", "realm_id", "state", "reason", "version", "items_skipped", "ongoing_contacts", "ongoing_items",
+    "income_account_id")), _done_job("contacts_review"), _done_job("items_review")) \
+    .where(Connection.__table__.c.id == bindparam("conn"))
+
+
+@functools.cache
+def _claim_statement(dialect: str, only: bool) -> Any:
+    """`Store.claim_inbox`'s one statement, built once per dialect and shape (it is the worker's
+    most frequent; building it took longer than running it)."""
+    t = InboxEvent.__table__
+    j = t.alias("earlier")
+    earlier = select(j.c.id).where(j.c.applied_at.is_(None), j.c.connection_id == t.c.connection_id,
+                                   j.c.source == t.c.source, j.c.record_kind == t.c.record_kind,
+                                   j.c.record_id == t.c.record_id, j.c.id < t.c.id).exists()
+    syncing = select(Connection.__table__.c.id).where(Connection.__table__.c.state == "connected")
+    pick = (select(t.c.id).where(t.c.applied_at.is_(None), t.c.connection_id.in_(syncing.scalar_subquery()),
+                                 or_(t.c.available_at.is_(None), t.c.available_at <= bindparam("now")),
+                                 or_(t.c.claimed_by.is_(None), t.c.claimed_at < bindparam("abandoned")), ~earlier,
+                                 t.c.connection_id.not_in(bindparam("skip", expanding=True)))
+            .order_by(t.c.id).limit(bindparam("limit")))
+    if only:
+        pick = pick.where(t.c.connection_id.in_(bindparam("only", expanding=True)))
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=t)
+    return (update(t).where(t.c.id.in_(pick.scalar_subquery()))
+            .values(claimed_by=bindparam("worker"), claimed_at=bindparam("now")).returning(*t.c))
+
+
+_INBOX = InboxEvent.__table__
+_STILL_HELD = and_(_INBOX.c.id.in_(bindparam("ids", expanding=True)), _INBOX.c.claimed_by == bindparam("worker"),
+                   _INBOX.c.applied_at.is_(None))
+"""The inbox rows among `ids` that `worker` still holds and nobody applied."""
+_INBOX_DONE = update(_INBOX).where(_STILL_HELD).values(applied_at=bindparam("now"), error=None) \
+    .returning(_INBOX.c.id)
+_RENEW_CLAIMS = update(_INBOX).where(_STILL_HELD).values(claimed_at=bindparam("now")).returning(_INBOX.c.id)
+_RELEASE_CLAIMS = update(_INBOX).where(_STILL_HELD).values(claimed_by=None, claimed_at=None)
+
+
+_CONNECTION_ID = select(Connection.__table__.c.id).where(Connection.__table__.c.id == bindparam("conn"))
+_CONNECTION_ID_LOCKED = _CONNECTION_ID.with_for_update()
+
+
 # --- errors and plain records ----------------------------------------------------------------
 
 class StoreError(Exception):
@@ -481,17 +557,27 @@ def lock_connection(session: Session, conn_id: int) -> Connection:
     `Store.session()` (BEGIN IMMEDIATE) transaction already holds; a read-only session
     cannot lock and is refused, so a missing lock is a loud bug, not a silent race.
     """
-    conn = session.connection()
-    stmt = select(Connection).where(Connection.id == conn_id).execution_options(populate_existing=True)
-    if conn.dialect.name == "sqlite":
-        if conn.get_execution_options().get("sqlite_begin") != "IMMEDIATE":
-            raise RuntimeError("lock_connection needs a write session (Store.session()) on SQLite")
-    else:
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).scalar_one_or_none()
+    row = session.execute(_for_update(session, select(Connection).where(Connection.id == conn_id)
+                                      .execution_options(populate_existing=True))).scalar_one_or_none()
     if row is None:
         raise NotFound(f"connection {conn_id}")
     return row
+
+
+def lock_connection_id(session: Session, conn_id: int) -> None:
+    """`lock_connection` for a caller that needs the lock, not the row: the id alone is read,
+    so a busy path (every inbox write, every new link) does not load and decode the whole row."""
+    if session.execute(_for_update(session, _CONNECTION_ID, _CONNECTION_ID_LOCKED), {"conn": conn_id}).first() is None:
+        raise NotFound(f"connection {conn_id}")
+
+
+def _for_update(session: Session, stmt: Any, locking: Any = None) -> Any:
+    """`stmt` locking the rows it reads (see `lock_connection`); `locking`: that statement prebuilt."""
+    if session.connection().dialect.name == "sqlite":
+        if session.connection().get_execution_options().get("sqlite_begin") != "IMMEDIATE":
+            raise RuntimeError("locking a connection needs a write session (Store.session()) on SQLite")
+        return stmt
+    return locking if locking is not None else stmt.with_for_update()
 
 
 _SECRET_FIELDS = frozenset({"qbo_access_token", "qbo_refresh_token", "canopy_token", "canopy_webhook_secret"})
@@ -513,6 +599,10 @@ class Store:
             # connection the server dropped fails that one call, the pool discards it, and the
             # worker's retry gets a fresh one.
             self.engine = create_engine(parsed, pool_size=POOL_SIZE, max_overflow=10)
+        self._reader = self.engine if parsed.get_backend_name() == "sqlite" else create_engine(
+            parsed, isolation_level="AUTOCOMMIT", pool_size=STORE_THREADS, max_overflow=10)
+        """Single-statement reads (`_read_row`). PostgreSQL: autocommit, no BEGIN/COMMIT round
+        trips; under READ COMMITTED a statement sees one committed state either way."""
         self.inline = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
         """One shared connection (in-memory SQLite): calls must not run in threads side by side."""
         self._threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="store")
@@ -534,6 +624,12 @@ class Store:
     def close(self) -> None:
         self._threads.shutdown(wait=True)
         self.engine.dispose()
+        self._reader.dispose()
+
+    def _read_row(self, stmt: Any, **params: Any) -> Any:
+        """The first row of a prebuilt read (a Core `Row`: attributes as the ORM row's), or None."""
+        with self._reader.connect() as c:
+            return c.execute(stmt, params).first()
 
     @staticmethod
     def alembic_config() -> Any:
@@ -762,6 +858,12 @@ class Store:
         with self._use(session, write=False) as s:
             return s.scalars(stmt).first()
 
+    def sync_view(self, conn_id: int) -> Any:
+        """What a worker's batch goes by, in one statement: the connection's sync settings (a
+        read-only row; no secrets, no wizard) and, as `contacts_review` and `items_review`, the
+        ids of its latest jobs of those kinds when they are done. None: no such connection."""
+        return self._read_row(_SYNC_VIEW, conn=conn_id)
+
     def fail_running_jobs(self, now: datetime, error: str = "the engine restarted") -> int:
         """At start-up: jobs a previous process left running will never finish."""
         t = Job.__table__
@@ -807,10 +909,9 @@ class Store:
     def review_section_of(self, job_id: int, *, canopy_id: str | None = None,
                           qbo_id: str | None = None) -> str | None:
         """Which section of a review listed this record (None: the review never saw it)."""
-        t = ReviewEntry.__table__
-        cond = t.c.canopy_id == canopy_id if canopy_id is not None else t.c.qbo_id == qbo_id
-        with self.session(write=False) as s:
-            return s.scalar(select(t.c.section).where(t.c.job_id == job_id, cond).limit(1))
+        row = self._read_row(_SECTION_BY_CANOPY if canopy_id is not None else _SECTION_BY_QBO, job=job_id,
+                             rid=canopy_id if canopy_id is not None else qbo_id)
+        return None if row is None else row.section
 
     def review_counts(self, job_id: int) -> dict[str, int]:
         """Rows per section; a section with no rows is absent."""
@@ -842,7 +943,7 @@ class Store:
             by_qbo[p.qbo_id] = p.canopy_id
         t = Link.__table__
         with self._use(session) as s:
-            lock_connection(s, conn_id)  # one writer per connection: check-then-insert is safe
+            lock_connection_id(s, conn_id)  # one writer per connection: check-then-insert is safe
             existing: dict[tuple[str, str], tuple[str, str, int]] = {}  # (side, id) -> (canopy, qbo, link id)
             for col, side, ids in ((t.c.canopy_id, "c", list(wanted)), (t.c.qbo_id, "q", list(by_qbo))):
                 for i in range(0, len(ids), _IN_CHUNK):
@@ -876,15 +977,12 @@ class Store:
             return list(s.scalars(select(Link).where(Link.connection_id == conn_id, Link.kind == kind)
                                   .order_by(Link.id)))
 
-    def link_by_canopy(self, conn_id: int, kind: str, canopy_id: str) -> Link | None:
-        return self._one_link(conn_id, kind, Link.canopy_id == canopy_id)
+    def link_by_canopy(self, conn_id: int, kind: str, canopy_id: str) -> LinkRow | None:
+        """The link holding this Canopy record, or None."""
+        return self._read_row(_LINK_BY_CANOPY, conn=conn_id, kind=kind, rid=canopy_id)
 
-    def link_by_qbo(self, conn_id: int, kind: str, qbo_id: str) -> Link | None:
-        return self._one_link(conn_id, kind, Link.qbo_id == qbo_id)
-
-    def _one_link(self, conn_id: int, kind: str, cond: Any) -> Link | None:
-        with self.session(write=False) as s:
-            return s.scalars(select(Link).where(Link.connection_id == conn_id, Link.kind == kind, cond)).first()
+    def link_by_qbo(self, conn_id: int, kind: str, qbo_id: str) -> LinkRow | None:
+        return self._read_row(_LINK_BY_QBO, conn=conn_id, kind=kind, rid=qbo_id)
 
     def set_link_hashes(self, conn_id: int, kind: str, canopy_id: str, now: datetime, *,
                         canopy_hash: str | None, qbo_hash: str | None) -> bool:
@@ -930,14 +1028,46 @@ class Store:
     def add_inbox(self, conn_id: int, events: Iterable[IncomingEvent], now: datetime, *,
                   session: Session | None = None) -> int:
         """Queue events; under the connection's lock, so ids follow commit order per connection."""
+        events = list(events)
+        if not events:
+            return 0
+        with self._use(session) as s:
+            lock_connection_id(s, conn_id)
+            return self._insert_inbox(s, conn_id, events, now)
+
+    def add_inbox_of_realms(self, by_realm: dict[str, list[IncomingEvent]], now: datetime) -> tuple[int, set[str]]:
+        """A QBO delivery's events, each realm's to its connection, in one transaction (a
+        disconnected connection takes none). How many were queued, and which realms are known."""
+        t = Connection.__table__
+        with self.session() as s:
+            rows = s.execute(_for_update(s, select(t.c.id, t.c.realm_id, t.c.state)
+                                         .where(t.c.realm_id.in_(list(by_realm))).order_by(t.c.id))).all()
+            stored = sum(self._insert_inbox(s, row.id, by_realm[row.realm_id], now) for row in rows
+                         if row.state != "disconnected")
+        return stored, {row.realm_id for row in rows}
+
+    def add_inbox_of_firm(self, firm_id: str, now: datetime,
+                          accept: Callable[[str, str | None], list[IncomingEvent]]) -> int | None:
+        """A Canopy delivery in one transaction: the firm's connection row locked, then
+        `accept(state, webhook secret)` (which checks the delivery and raises to refuse it) says
+        what to queue. None: the firm has no connection."""
+        t = Connection.__table__
+        with self.session() as s:
+            row = s.execute(_for_update(s, select(t.c.id, t.c.state, t.c.canopy_webhook_secret)
+                                        .where(t.c.firm_id == firm_id))).first()
+            if row is None:
+                return None
+            events = accept(row.state, self.box.open(row.canopy_webhook_secret))
+            return self._insert_inbox(s, row.id, events, now) if events else 0
+
+    @staticmethod
+    def _insert_inbox(s: Session, conn_id: int, events: Sequence[IncomingEvent], now: datetime) -> int:
+        """Insert events for a connection whose lock `s` holds."""
         rows = [{"connection_id": conn_id, "source": e.source, "record_kind": e.record_kind,
                  "record_id": e.record_id, "payload": e.payload, "received_at": now, "attempts": 0}
                 for e in events]
-        if rows:
-            with self._use(session) as s:
-                lock_connection(s, conn_id)
-                for i in range(0, len(rows), _CHUNK):
-                    s.execute(insert(InboxEvent.__table__), rows[i:i + _CHUNK])
+        for i in range(0, len(rows), _CHUNK):
+            s.execute(insert(InboxEvent.__table__), rows[i:i + _CHUNK])
         return len(rows)
 
     def claim_inbox(self, worker_id: str, limit: int, now: datetime, *,
@@ -946,53 +1076,27 @@ class Store:
         """Claim up to `limit` events, oldest first, at most one per record: an event is only
         handed out when it is its record's oldest unapplied one and nobody holds it (a claim
         older than `lease` counts as abandoned). So one record's events apply in order.
-        `skip`/`only`: connections to leave out / to keep to (a worker's busy or full lanes)."""
-        i = InboxEvent
-        j = aliased(InboxEvent)
-        earlier = (select(j.id).where(j.applied_at.is_(None), j.connection_id == i.connection_id,
-                                      j.source == i.source, j.record_kind == i.record_kind,
-                                      j.record_id == i.record_id, j.id < i.id).exists())
-        syncing = select(Connection.id).where(Connection.state == "connected").scalar_subquery()
-        stmt = (select(i.id).where(i.applied_at.is_(None), i.connection_id.in_(syncing),
-                                   or_(i.available_at.is_(None), i.available_at <= now),
-                                   or_(i.claimed_by.is_(None), i.claimed_at < now - lease), ~earlier)
-                .order_by(i.id).limit(limit))
-        if skip:
-            stmt = stmt.where(i.connection_id.not_in(list(skip)))
+        `skip`/`only`: connections to leave out / to keep to (a worker's busy or full lanes).
+        The events are detached copies, as every row this store returns."""
+        params: dict[str, Any] = {"worker": worker_id, "now": now, "abandoned": now - lease, "limit": limit,
+                                  "skip": list(skip)}
         if only is not None:
-            stmt = stmt.where(i.connection_id.in_(list(only)))
-        with self.session() as s:
-            if self.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True, of=i)
-            ids = list(s.scalars(stmt))
-            if not ids:
-                return []
-            t = InboxEvent.__table__
-            s.execute(update(t).where(t.c.id.in_(ids)).values(claimed_by=worker_id, claimed_at=now))
-            return list(s.scalars(select(i).where(i.id.in_(ids)).order_by(i.id)
-                                  .execution_options(populate_existing=True)))
-
-    @staticmethod
-    def _held(worker_id: str, event_ids: Sequence[int]) -> Any:
-        """The inbox rows among `event_ids` that `worker_id` still holds and nobody applied."""
-        t = InboxEvent.__table__
-        return and_(t.c.id.in_(list(event_ids)), t.c.claimed_by == worker_id, t.c.applied_at.is_(None))
+            params["only"] = list(only)
+        with self._write.begin() as s:  # one statement: pick and claim (`UPDATE ... RETURNING`)
+            rows = s.execute(_claim_statement(self.dialect, only is not None), params).all()
+        return [InboxEvent(**row._mapping) for row in sorted(rows, key=lambda r: r.id)]
 
     def inbox_done(self, worker_id: str, event_ids: Sequence[int], now: datetime, *,
                    session: Session | None = None) -> set[int]:
         """Mark claimed events applied; an event this worker no longer holds is left alone. The
         ids marked."""
-        t = InboxEvent.__table__
         with self._use(session) as s:
-            return set(s.scalars(update(t).where(self._held(worker_id, event_ids))
-                                 .values(applied_at=now, error=None).returning(t.c.id)))
+            return set(s.scalars(_INBOX_DONE, {"ids": list(event_ids), "worker": worker_id, "now": now}))
 
     def renew_claims(self, worker_id: str, event_ids: Sequence[int], now: datetime) -> set[int]:
         """Claim anew, as of `now`, events this worker still holds; the ids it still holds."""
-        t = InboxEvent.__table__
         with self.session() as s:
-            return set(s.scalars(update(t).where(self._held(worker_id, event_ids))
-                                 .values(claimed_at=now).returning(t.c.id)))
+            return set(s.scalars(_RENEW_CLAIMS, {"ids": list(event_ids), "worker": worker_id, "now": now}))
 
     def inbox_failed(self, worker_id: str, event_id: int, error: str, now: datetime, *,
                      give_up: bool = False, retry_at: datetime | None = None,
@@ -1005,7 +1109,8 @@ class Store:
         if give_up:
             values["applied_at"] = now
         with self._use(session) as s:
-            return s.execute(update(t).where(self._held(worker_id, [event_id])).values(**values)).rowcount > 0
+            return s.execute(update(t).where(_STILL_HELD).values(**values),
+                             {"ids": [event_id], "worker": worker_id}).rowcount > 0
 
     def inbox_pending(self, conn_id: int) -> int:
         with self.session(write=False) as s:
@@ -1014,10 +1119,8 @@ class Store:
 
     def release_claims(self, worker_id: str, event_ids: Sequence[int]) -> int:
         """Hand claimed events back untouched (e.g. their connection stopped syncing meanwhile)."""
-        t = InboxEvent.__table__
         with self.session() as s:
-            return s.execute(update(t).where(self._held(worker_id, event_ids))
-                             .values(claimed_by=None, claimed_at=None)).rowcount
+            return s.execute(_RELEASE_CLAIMS, {"ids": list(event_ids), "worker": worker_id}).rowcount
 
     def inbox_applied(self, conn_id: int) -> int:
         with self.session(write=False) as s:

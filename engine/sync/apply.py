@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from engine import mapping
 from engine.clients import CanopyClient, NotFound, QboClient, StaleObject, UpstreamError
 from engine.matching import normalise_name, strip_deleted_suffix
-from engine.store import IncomingEvent, Link, LinkPair, LogEntry, Store
+from engine.store import IncomingEvent, LinkPair, LinkRow, LogEntry, Store
 from engine.sync import canonical as cn
 
 ATTEMPTS_ON_STALE = 3
@@ -86,7 +86,7 @@ class Target:
                 self.store.append_log(self.conn.id, entries, self.now, session=s)
         await self.store.call(run)
 
-    async def link(self, kind: str, canopy_id: str | None = None, qbo_id: str | None = None) -> Link | None:
+    async def link(self, kind: str, canopy_id: str | None = None, qbo_id: str | None = None) -> LinkRow | None:
         if canopy_id is not None:
             return await self.store.call(self.store.link_by_canopy, self.conn.id, kind, canopy_id)
         assert qbo_id is not None
@@ -274,7 +274,7 @@ async def contact_from_qbo(t: Target, customer_id: str) -> str:
     return "created"
 
 
-async def reconcile_contact(t: Target, link: Link, source: str | None = None) -> str:
+async def reconcile_contact(t: Target, link: LinkRow, source: str | None = None) -> str:
     """Both records of a linked pair, merged against what was last synced; write the differences."""
     for attempt in range(ATTEMPTS_ON_STALE):
         base = link.synced if attempt == 0 else None
@@ -334,7 +334,7 @@ def _client_patch(changes: cn.Canonical, client: dict[str, Any]) -> dict[str, An
     return cn.canopy_client_patch(changes, client)
 
 
-async def _write_pair(t: Target, kind: str, link: Link, m: cn.Merge, canopy_rec: dict[str, Any],
+async def _write_pair(t: Target, kind: str, link: LinkRow, m: cn.Merge, canopy_rec: dict[str, Any],
                       etag: str | None, qbo_rec: dict[str, Any], qbo_body: Any, canopy_body: Any,
                       qbo_entity: str, canopy_kind: str) -> None:
     """Write a merge's differences to each side, then store the merge as the new base."""
@@ -438,7 +438,7 @@ async def item_from_qbo(t: Target, item_id: str) -> str:
     return "created"
 
 
-async def reconcile_item(t: Target, link: Link, source: str | None = None) -> str:
+async def reconcile_item(t: Target, link: LinkRow, source: str | None = None) -> str:
     """As `reconcile_contact`, for service items (R18)."""
     for attempt in range(ATTEMPTS_ON_STALE):
         base = link.synced if attempt == 0 else None

@@ -3,9 +3,10 @@
     POST /webhooks/qbo                  signed `intuit-signature` (the app's verifier token)
     POST /webhooks/canopy/{firm_id}     signed `Canopy-Signature` (the firm's subscription secret)
 
-A receiver checks the signature, turns the body into `IncomingEvent`s and writes them with
-ONE `Store.add_inbox` call per connection (one transaction), then answers 200
-`{"stored": n}`. It calls nothing upstream and applies nothing: the worker does that from
+A receiver checks the signature, turns the body into `IncomingEvent`s and writes them in
+ONE transaction (`Store.add_inbox_of_realms`, `Store.add_inbox_of_firm`: a Canopy delivery
+is checked under its connection's row lock, against the secret and state of that moment),
+then answers 200 `{"stored": n}`. It calls nothing upstream and applies nothing: the worker does that from
 the inbox (`engine.wake()` only tells an in-process worker that there is work). A delivery
 that is not authentic is 401 and stores nothing; a body that is not JSON (or not the
 sender's envelope) behind a good signature is 400.
@@ -241,16 +242,10 @@ async def qbo_webhook(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_request", f"not a QBO webhook body: {exc}") from exc
     stored = 0
     if by_realm:
-        now = engine.clock.now()
-
-        def store_events() -> tuple[int, list[Any]]:
-            conns = engine.store.connections()
-            return sum(engine.store.add_inbox(conn.id, by_realm[conn.realm_id], now) for conn in conns
-                       if by_realm.get(conn.realm_id or "") and conn.state != "disconnected"), conns
-        stored, conns = await engine.store.call(store_events)
+        stored, known = await engine.store.call(engine.store.add_inbox_of_realms, by_realm, engine.clock.now())
         if stored:
             engine.wake()
-        unknown = set(by_realm) - {c.realm_id for c in conns}
+        unknown = set(by_realm) - known
         if unknown:
             log.info("QBO webhook: ignored events of realms with no connection: %s", ", ".join(sorted(unknown)))
     return reply({"stored": stored})
@@ -259,25 +254,27 @@ async def qbo_webhook(request: web.Request) -> web.Response:
 async def canopy_webhook(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     firm_id = request.match_info["firm_id"]
-    conn = await engine.store.call(engine.store.connection_for_firm, firm_id)
-    if conn is None:
-        raise ApiError(404, "not_found", f"firm {firm_id} has no connection here")
     raw = await request.read()
-    secret = (await engine.store.call(engine.store.canopy_credentials, conn.id)).webhook_secret
-    if not secret:
-        raise _unauthorized("no_webhook_secret", f"firm {firm_id} has no webhook subscription secret here")
-    reason = verify_canopy(raw, request.headers.get(CANOPY_SIGNATURE_HEADER),
-                           request.headers.get(CANOPY_TIMESTAMP_HEADER), secret,
-                           engine.clock.now().timestamp(), CANOPY_TOLERANCE_S)
-    if reason is not None:
-        raise _unauthorized(reason, f"the {CANOPY_SIGNATURE_HEADER} of this delivery is not acceptable: {reason}")
-    try:
-        events = canopy_webhook_events(_json(raw))
-    except TypeError as exc:
-        raise ApiError(400, "bad_request", f"not a Canopy webhook body: {exc}") from exc
-    if conn.state == "disconnected":
-        return reply({"stored": 0})
-    stored = await engine.store.call(engine.store.add_inbox, conn.id, events, engine.clock.now())
+    signature = request.headers.get(CANOPY_SIGNATURE_HEADER)
+    stamp = request.headers.get(CANOPY_TIMESTAMP_HEADER)
+    now = engine.clock.now()
+
+    def accept(state: str, secret: str | None) -> list[IncomingEvent]:
+        """Under the connection's lock: the delivery checked against the secret it holds now."""
+        if not secret:
+            raise _unauthorized("no_webhook_secret", f"firm {firm_id} has no webhook subscription secret here")
+        reason = verify_canopy(raw, signature, stamp, secret, now.timestamp(), CANOPY_TOLERANCE_S)
+        if reason is not None:
+            raise _unauthorized(reason, f"the {CANOPY_SIGNATURE_HEADER} of this delivery is not acceptable: {reason}")
+        try:
+            events = canopy_webhook_events(_json(raw))
+        except TypeError as exc:
+            raise ApiError(400, "bad_request", f"not a Canopy webhook body: {exc}") from exc
+        return [] if state == "disconnected" else events
+
+    stored = await engine.store.call(engine.store.add_inbox_of_firm, firm_id, now, accept)
+    if stored is None:
+        raise ApiError(404, "not_found", f"firm {firm_id} has no connection here")
     if stored:
         engine.wake()
     return reply({"stored": stored})

@@ -244,13 +244,13 @@ class Worker:
 
     async def _apply_connection(self, connection_id: int, events: list[InboxEvent]) -> None:
         store, clock = self.engine.store, self.engine.clock
-        conn, contacts_review, items_review = await store.call(_view, store, connection_id)
+        conn = await store.call(store.sync_view, connection_id)
         if conn is None or conn.state != "connected":
             await store.call(store.release_claims, self.id, [e.id for e in events])
             return
         qbo, canopy = await self._clients_for(conn)
-        target = Target(store, conn, qbo, canopy, clock.now(), contacts_review=contacts_review,
-                        items_review=items_review)
+        target = Target(store, conn, qbo, canopy, clock.now(), contacts_review=conn.contacts_review,
+                        items_review=conn.items_review)
         done: list[int] = []
         lines: dict[int, list[LogEntry]] = {}
         for i, event in enumerate(events):
@@ -293,21 +293,6 @@ class Worker:
         if not transient:
             log.warning("event %s (%s %s %s) failed: %s", event.id, event.source, event.record_kind,
                         event.record_id, reason)
-
-
-def _view(store: Store, connection_id: int) -> tuple[Any, int | None, int | None]:
-    """The connection and the setup reviews its sync goes by, read in one transaction."""
-    with store.session(write=False) as s:
-        conn = store.get_connection(connection_id, session=s)
-        if conn is None:
-            return None, None, None
-        return conn, _done_job(store, s, connection_id, "contacts_review"), \
-            _done_job(store, s, connection_id, "items_review")
-
-
-def _done_job(store: Store, session: Any, connection_id: int, kind: str) -> int | None:
-    job = store.latest_job(connection_id, kind, session=session)
-    return job.id if job is not None and job.state == "done" else None
 
 
 def _finish(store: Store, worker_id: str, connection_id: int, done: list[int],
