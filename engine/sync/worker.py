@@ -49,8 +49,9 @@ its firm's advisory lock, so this stays well inside the store's pool."""
 SHUTDOWN_GRACE_S = 10.0
 """How long a stopping worker lets its lanes finish before it cancels them."""
 BUSY_BACKOFF_S = 0.25
-"""How long (wall time) a worker leaves alone a firm whose lock another worker holds. Wall time,
-not the engine clock: a frozen or moved clock must not keep a firm away for ever."""
+"""How long (wall time) a worker leaves alone a firm whose lock another worker holds, or whose
+batch just failed as a whole. Wall time, not the engine clock: a frozen or moved clock must not
+keep a firm away for ever."""
 
 
 def retry_delay(attempts: int) -> float:
@@ -208,6 +209,10 @@ class Worker:
                     except Exception:
                         log.exception("worker %s: connection %s: a batch failed", self.id, cid)
                         await self._release_quietly(cid, events)
+                        # not at once again: a lasting failure (the database refusing a statement)
+                        # would otherwise claim, fail and hand back in a loop at full speed
+                        self._busy_until[cid] = time.monotonic() + BUSY_BACKOFF_S
+                        break
                     finally:
                         self._in_flight -= len(events)
                         self.wake()

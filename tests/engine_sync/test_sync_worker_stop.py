@@ -74,3 +74,28 @@ async def test_a_refusal_of_tokens_already_replaced_marks_nothing(env: Env) -> N
     refusal.connection_version = env.conn.version
     assert env.engine.refused(env.conn_id, refusal) is True
     assert (env.conn.state, env.conn.reason) == ("needs_reauthorization", "refresh_token_expired")
+
+
+async def test_a_batch_that_fails_as_a_whole_is_not_retried_in_a_loop(env: Env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A lasting failure outside any one event (here the database refusing the batch's first
+    read) backs the firm off instead of claiming, failing and handing back at full speed; the
+    events stay in the inbox and apply once the failure is gone."""
+    made = await env.qbo.create("Customer", {"DisplayName": "Wren Hale", "GivenName": "Wren",
+                                             "FamilyName": "Hale"}, "t-batch-fails")
+    await env.flush()
+    reads: list[int] = []
+    real = env.store.sync_view
+
+    def refused(conn_id: int) -> None:
+        reads.append(conn_id)
+        raise RuntimeError("the database refused the statement")
+
+    monkeypatch.setattr(env.store, "sync_view", refused)
+    worker = Worker(env.engine, idle_s=0.01)
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(1.0)
+    await worker.shutdown(task, grace_s=1.0)
+    assert 1 <= len(reads) <= 8  # about one try per back-off (0.25 s), not hundreds
+    monkeypatch.setattr(env.store, "sync_view", real)
+    await Worker(env.engine).run_once()
+    assert [e.applied_at is not None for e in env.inbox("qbo") if e.record_id == made["Id"]] == [True]
