@@ -408,6 +408,33 @@ _CONNECTION_ID = select(Connection.__table__.c.id).where(Connection.__table__.c.
 _CONNECTION_ID_LOCKED = _CONNECTION_ID.with_for_update()
 
 
+_LINK = Link.__table__
+_LINKS_HOLDING = select(_LINK.c.id, _LINK.c.canopy_id, _LINK.c.qbo_id).where(
+    _LINK.c.connection_id == bindparam("conn"), _LINK.c.kind == bindparam("kind"),
+    or_(_LINK.c.canopy_id.in_(bindparam("cids", expanding=True)), _LINK.c.qbo_id.in_(bindparam("qids", expanding=True))))
+"""The links holding any of these Canopy or QBO records (`Store.add_links`' check)."""
+_HELD = Held.__table__
+_HELD_ALL = select(_HELD).where(_HELD.c.connection_id == bindparam("conn")).order_by(_HELD.c.kind, _HELD.c.canopy_id)
+_HELD_OF_KIND = _HELD_ALL.where(_HELD.c.kind == bindparam("kind"))
+_REALM_CONNECTIONS = select(Connection.__table__.c.id, Connection.__table__.c.realm_id, Connection.__table__.c.state) \
+    .where(Connection.__table__.c.realm_id.in_(bindparam("realms", expanding=True))).order_by(Connection.__table__.c.id)
+_FIRM_INTAKE = select(Connection.__table__.c.id, Connection.__table__.c.state,
+                      Connection.__table__.c.canopy_webhook_secret).where(Connection.__table__.c.firm_id == bindparam("firm"))
+
+_REALM_CONNECTIONS_LOCKED = _REALM_CONNECTIONS.with_for_update()
+_FIRM_INTAKE_LOCKED = _FIRM_INTAKE.with_for_update()
+
+
+def _insert(s: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert rows: one as one statement (an executemany of one costs a pipeline), more in chunks."""
+    if len(rows) == 1:
+        s.execute(insert(table), rows[0])
+    else:
+        for i in range(0, len(rows), _CHUNK):
+            s.execute(insert(table), rows[i:i + _CHUNK])
+    return len(rows)
+
+
 # --- errors and plain records ----------------------------------------------------------------
 
 class StoreError(Exception):
@@ -945,12 +972,11 @@ class Store:
         with self._use(session) as s:
             lock_connection_id(s, conn_id)  # one writer per connection: check-then-insert is safe
             existing: dict[tuple[str, str], tuple[str, str, int]] = {}  # (side, id) -> (canopy, qbo, link id)
-            for col, side, ids in ((t.c.canopy_id, "c", list(wanted)), (t.c.qbo_id, "q", list(by_qbo))):
-                for i in range(0, len(ids), _IN_CHUNK):
-                    for row in s.execute(select(t.c.id, t.c.canopy_id, t.c.qbo_id).where(
-                            t.c.connection_id == conn_id, t.c.kind == kind, col.in_(ids[i:i + _IN_CHUNK]))):
-                        existing[(side, row.canopy_id if side == "c" else row.qbo_id)] = (
-                            row.canopy_id, row.qbo_id, row.id)
+            cids, qids = list(wanted), list(by_qbo)
+            for i in range(0, len(cids), _IN_CHUNK):  # a pair a link: both lists have the same length
+                for row in s.execute(_LINKS_HOLDING, {"conn": conn_id, "kind": kind, "cids": cids[i:i + _IN_CHUNK],
+                                                      "qids": qids[i:i + _IN_CHUNK]}):
+                    existing[("c", row.canopy_id)] = existing[("q", row.qbo_id)] = (row.canopy_id, row.qbo_id, row.id)
             new: list[dict[str, Any]] = []
             rehash: list[dict[str, Any]] = []
             for p in wanted.values():
@@ -964,8 +990,8 @@ class Store:
                                 "synced": p.synced, "created_at": now, "updated_at": now})
                 elif p.canopy_hash is not None or p.qbo_hash is not None:
                     rehash.append({"link_id": same[2], "ch": p.canopy_hash, "qh": p.qbo_hash})
-            for i in range(0, len(new), _CHUNK):
-                s.execute(insert(t), new[i:i + _CHUNK])
+            if new:
+                _insert(s, t, new)
             if rehash:
                 s.execute(update(t).where(t.c.id == bindparam("link_id")).values(
                     canopy_hash=func.coalesce(bindparam("ch"), t.c.canopy_hash),
@@ -1011,8 +1037,7 @@ class Store:
                  "reason": e.reason, "detail": e.detail} for e in entries]
         if rows:
             with self._use(session) as s:
-                for i in range(0, len(rows), _CHUNK):
-                    s.execute(insert(SyncLogEntry.__table__), rows[i:i + _CHUNK])
+                _insert(s, SyncLogEntry.__table__, rows)
         return len(rows)
 
     def read_log(self, conn_id: int, *, limit: int = 100, before: int | None = None) -> list[SyncLogEntry]:
@@ -1038,10 +1063,8 @@ class Store:
     def add_inbox_of_realms(self, by_realm: dict[str, list[IncomingEvent]], now: datetime) -> tuple[int, set[str]]:
         """A QBO delivery's events, each realm's to its connection, in one transaction (a
         disconnected connection takes none). How many were queued, and which realms are known."""
-        t = Connection.__table__
         with self.session() as s:
-            rows = s.execute(_for_update(s, select(t.c.id, t.c.realm_id, t.c.state)
-                                         .where(t.c.realm_id.in_(list(by_realm))).order_by(t.c.id))).all()
+            rows = s.execute(_for_update(s, _REALM_CONNECTIONS, _REALM_CONNECTIONS_LOCKED), {"realms": list(by_realm)}).all()
             stored = sum(self._insert_inbox(s, row.id, by_realm[row.realm_id], now) for row in rows
                          if row.state != "disconnected")
         return stored, {row.realm_id for row in rows}
@@ -1051,10 +1074,8 @@ class Store:
         """A Canopy delivery in one transaction: the firm's connection row locked, then
         `accept(state, webhook secret)` (which checks the delivery and raises to refuse it) says
         what to queue. None: the firm has no connection."""
-        t = Connection.__table__
         with self.session() as s:
-            row = s.execute(_for_update(s, select(t.c.id, t.c.state, t.c.canopy_webhook_secret)
-                                        .where(t.c.firm_id == firm_id))).first()
+            row = s.execute(_for_update(s, _FIRM_INTAKE, _FIRM_INTAKE_LOCKED), {"firm": firm_id}).first()
             if row is None:
                 return None
             events = accept(row.state, self.box.open(row.canopy_webhook_secret))
@@ -1066,9 +1087,7 @@ class Store:
         rows = [{"connection_id": conn_id, "source": e.source, "record_kind": e.record_kind,
                  "record_id": e.record_id, "payload": e.payload, "received_at": now, "attempts": 0}
                 for e in events]
-        for i in range(0, len(rows), _CHUNK):
-            s.execute(insert(InboxEvent.__table__), rows[i:i + _CHUNK])
-        return len(rows)
+        return _insert(s, InboxEvent.__table__, rows)
 
     def claim_inbox(self, worker_id: str, limit: int, now: datetime, *,
                     lease: timedelta = LEASE, skip: Collection[int] = (),
@@ -1159,12 +1178,12 @@ class Store:
             s.delete(row)
             return True
 
-    def held(self, conn_id: int, kind: str | None = None, *, session: Session | None = None) -> list[Held]:
-        stmt = select(Held).where(Held.connection_id == conn_id).order_by(Held.kind, Held.canopy_id)
-        if kind is not None:
-            stmt = stmt.where(Held.kind == kind)
+    def held(self, conn_id: int, kind: str | None = None, *, session: Session | None = None) -> list[Row[Any]]:
+        """The records held (read-only rows with `Held`'s columns), by kind and id."""
         with self._use(session, write=False) as s:
-            return list(s.scalars(stmt))
+            if kind is None:
+                return list(s.execute(_HELD_ALL, {"conn": conn_id}))
+            return list(s.execute(_HELD_OF_KIND, {"conn": conn_id, "kind": kind}))
 
     # --- cursors -----------------------------------------------------------------------------
 
