@@ -614,7 +614,8 @@ _PLAIN_FIELDS = frozenset({"realm_id", "state", "reason", "connected_by", "wizar
 
 
 class Store:
-    """All reads and writes of the engine's state. Returned ORM rows are detached snapshots."""
+    """All reads and writes of the engine's state. Returned rows are detached snapshots: ORM
+    objects, or read-only Core rows with the table's attributes where a hot path reads them."""
 
     def __init__(self, url: str, box: TokenBox) -> None:
         self.box = box
