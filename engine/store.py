@@ -331,20 +331,26 @@ class Cursor(Base):
     updated_at: Mapped[datetime]
 
 
-# --- prebuilt reads --------------------------------------------------------------------------
-# The worker's per-event reads, built once: building a statement and its cache key costs more
-# than PostgreSQL's answer to it. Run by `Store._read_row` (Core, no ORM, no transaction).
+# --- prebuilt statements ---------------------------------------------------------------------
+# The ongoing sync's per-event statements, built once (Core, bind parameters): building a
+# statement and its cache key cost more than PostgreSQL's answer to it (D-57). Single reads run
+# through `Store._read_row`, outside a transaction.
+
+_CONN = Connection.__table__
+_LINK = Link.__table__
+_INBOX = InboxEvent.__table__
+_HELD = Held.__table__
+
 
 def _link_by(column: Any) -> Any:
-    t = Link.__table__
-    return select(t).where(t.c.connection_id == bindparam("conn"), t.c.kind == bindparam("kind"),
-                           column == bindparam("rid")).limit(1)
+    return select(_LINK).where(_LINK.c.connection_id == bindparam("conn"), _LINK.c.kind == bindparam("kind"),
+                               column == bindparam("rid")).limit(1)
 
 
 LinkRow = Row[Any]
 """A `links` row as a prebuilt read returns it: `Link`'s attributes, read-only."""
-_LINK_BY_CANOPY = _link_by(Link.__table__.c.canopy_id)
-_LINK_BY_QBO = _link_by(Link.__table__.c.qbo_id)
+_LINK_BY_CANOPY = _link_by(_LINK.c.canopy_id)
+_LINK_BY_QBO = _link_by(_LINK.c.qbo_id)
 
 
 def _review_section_by(column: Any) -> Any:
@@ -365,22 +371,22 @@ def _done_job(kind: str) -> Any:
         .scalar_subquery().label(kind)
 
 
-_SYNC_VIEW = select(*(Connection.__table__.c[name] for name in (
+_SYNC_VIEW = select(*(_CONN.c[name] for name in (
     "id", "firm_id", "realm_id", "state", "reason", "version", "items_skipped", "ongoing_contacts", "ongoing_items",
     "income_account_id")), _done_job("contacts_review"), _done_job("items_review")) \
-    .where(Connection.__table__.c.id == bindparam("conn"))
+    .where(_CONN.c.id == bindparam("conn"))
 
 
 @functools.cache
 def _claim_statement(dialect: str, only: bool) -> Any:
     """`Store.claim_inbox`'s one statement, built once per dialect and shape (it is the worker's
     most frequent; building it took longer than running it)."""
-    t = InboxEvent.__table__
+    t = _INBOX
     j = t.alias("earlier")
     earlier = select(j.c.id).where(j.c.applied_at.is_(None), j.c.connection_id == t.c.connection_id,
                                    j.c.source == t.c.source, j.c.record_kind == t.c.record_kind,
                                    j.c.record_id == t.c.record_id, j.c.id < t.c.id).exists()
-    syncing = select(Connection.__table__.c.id).where(Connection.__table__.c.state == "connected")
+    syncing = select(_CONN.c.id).where(_CONN.c.state == "connected")
     pick = (select(t.c.id).where(t.c.applied_at.is_(None), t.c.connection_id.in_(syncing.scalar_subquery()),
                                  or_(t.c.available_at.is_(None), t.c.available_at <= bindparam("now")),
                                  or_(t.c.claimed_by.is_(None), t.c.claimed_at < bindparam("abandoned")), ~earlier,
@@ -394,7 +400,6 @@ def _claim_statement(dialect: str, only: bool) -> Any:
             .values(claimed_by=bindparam("worker"), claimed_at=bindparam("now")).returning(*t.c))
 
 
-_INBOX = InboxEvent.__table__
 _STILL_HELD = and_(_INBOX.c.id.in_(bindparam("ids", expanding=True)), _INBOX.c.claimed_by == bindparam("worker"),
                    _INBOX.c.applied_at.is_(None))
 """The inbox rows among `ids` that `worker` still holds and nobody applied."""
@@ -404,22 +409,19 @@ _RENEW_CLAIMS = update(_INBOX).where(_STILL_HELD).values(claimed_at=bindparam("n
 _RELEASE_CLAIMS = update(_INBOX).where(_STILL_HELD).values(claimed_by=None, claimed_at=None)
 
 
-_CONNECTION_ID = select(Connection.__table__.c.id).where(Connection.__table__.c.id == bindparam("conn"))
+_CONNECTION_ID = select(_CONN.c.id).where(_CONN.c.id == bindparam("conn"))
 _CONNECTION_ID_LOCKED = _CONNECTION_ID.with_for_update()
 
 
-_LINK = Link.__table__
 _LINKS_HOLDING = select(_LINK.c.id, _LINK.c.canopy_id, _LINK.c.qbo_id).where(
     _LINK.c.connection_id == bindparam("conn"), _LINK.c.kind == bindparam("kind"),
     or_(_LINK.c.canopy_id.in_(bindparam("cids", expanding=True)), _LINK.c.qbo_id.in_(bindparam("qids", expanding=True))))
 """The links holding any of these Canopy or QBO records (`Store.add_links`' check)."""
-_HELD = Held.__table__
 _HELD_ALL = select(_HELD).where(_HELD.c.connection_id == bindparam("conn")).order_by(_HELD.c.kind, _HELD.c.canopy_id)
 _HELD_OF_KIND = _HELD_ALL.where(_HELD.c.kind == bindparam("kind"))
-_REALM_CONNECTIONS = select(Connection.__table__.c.id, Connection.__table__.c.realm_id, Connection.__table__.c.state) \
-    .where(Connection.__table__.c.realm_id.in_(bindparam("realms", expanding=True))).order_by(Connection.__table__.c.id)
-_FIRM_INTAKE = select(Connection.__table__.c.id, Connection.__table__.c.state,
-                      Connection.__table__.c.canopy_webhook_secret).where(Connection.__table__.c.firm_id == bindparam("firm"))
+_REALM_CONNECTIONS = select(_CONN.c.id, _CONN.c.realm_id, _CONN.c.state) \
+    .where(_CONN.c.realm_id.in_(bindparam("realms", expanding=True))).order_by(_CONN.c.id)
+_FIRM_INTAKE = select(_CONN.c.id, _CONN.c.state, _CONN.c.canopy_webhook_secret).where(_CONN.c.firm_id == bindparam("firm"))
 
 _REALM_CONNECTIONS_LOCKED = _REALM_CONNECTIONS.with_for_update()
 _FIRM_INTAKE_LOCKED = _FIRM_INTAKE.with_for_update()
@@ -886,7 +888,7 @@ class Store:
         with self._use(session, write=False) as s:
             return s.scalars(stmt).first()
 
-    def sync_view(self, conn_id: int) -> Any:
+    def sync_view(self, conn_id: int) -> Row[Any] | None:
         """What a worker's batch goes by, in one statement: the connection's sync settings (a
         read-only row; no secrets, no wizard) and, as `contacts_review` and `items_review`, the
         ids of its latest jobs of those kinds when they are done. None: no such connection."""
@@ -1102,7 +1104,7 @@ class Store:
                                   "skip": list(skip)}
         if only is not None:
             params["only"] = list(only)
-        with self._write.begin() as s:  # one statement: pick and claim (`UPDATE ... RETURNING`)
+        with self.session() as s:  # one statement: pick and claim (`UPDATE ... RETURNING`)
             rows = s.execute(_claim_statement(self.dialect, only is not None), params).all()
         return [InboxEvent(**row._mapping) for row in sorted(rows, key=lambda r: r.id)]
 
