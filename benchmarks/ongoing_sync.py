@@ -66,6 +66,7 @@ from results import Figures, machine
 FIGURES = Figures("ongoing_sync.py")
 EVENTS_TARGET, P99_TARGET_MS, FAULT_FACTOR, THROTTLE_FACTOR, WORKERS_SLACK = 200.0, 500.0, 3.0, 1.2, 1.10
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PACE_FLAGS = tuple(os.environ.get("BENCH_PACE_FLAGS", "").split())
 WARP = float(os.environ.get("BENCH_WARP", "4"))
 """How fast every clock runs under the real throttles (the moved clock), against wall time."""
 
@@ -280,7 +281,7 @@ class Bench:
         schema = PgSchema(self.pg) if config.db == "postgresql" and self.pg else None
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-ongoing-{config.name}-"))
         own = fh.OwnEngine(self.servers, workdir, db_url=schema.url if schema else None,
-                           extra=("--reconcile-every", "0"))
+                           paced=config.throttled, extra=("--reconcile-every", "0", *PACE_FLAGS))
         try:
             url = own.start()
             for _ in range(config.workers - 1):

@@ -24,6 +24,7 @@ class SystemClock:
     def __init__(self) -> None:
         self._offset = 0.0
         self._frozen: float | None = None
+        self._sleepers: set[asyncio.Future[None]] = set()
 
     def timestamp(self) -> float:
         return self._frozen if self._frozen is not None else time.time() + self._offset
@@ -32,19 +33,37 @@ class SystemClock:
         return datetime.fromtimestamp(self.timestamp(), tz=UTC)
 
     async def sleep(self, seconds: float) -> None:
-        """Waits real time, but never longer than the clock needs to reach the target.
+        """Waits until the clock reaches the target: wall time, or sooner when the clock is moved.
 
-        After an `advance`, a sleeper whose target has passed wakes at its next check.
+        A sleeper wakes at each `advance` or `set` and checks again, so a harness that runs the
+        clock fast (moving it every few milliseconds) gets waits as long as asked on this clock,
+        not rounded up to a polling step.
         """
         target = self.timestamp() + max(0.0, seconds)
+        loop = asyncio.get_running_loop()
         while (left := target - self.timestamp()) > 0:
-            await asyncio.sleep(min(left, 0.05))
+            moved: asyncio.Future[None] = loop.create_future()
+            timer = loop.call_later(left, _wake, moved)
+            self._sleepers.add(moved)
+            try:
+                await moved
+            finally:
+                timer.cancel()
+                self._sleepers.discard(moved)
+
+    def _moved(self) -> None:
+        for sleeper in list(self._sleepers):
+            try:
+                sleeper.get_loop().call_soon_threadsafe(_wake, sleeper)
+            except RuntimeError:  # its loop is closed: nobody waits there any more
+                self._sleepers.discard(sleeper)
 
     def advance(self, seconds: float) -> datetime:
         if self._frozen is not None:
             self._frozen += seconds
         else:
             self._offset += seconds
+        self._moved()
         return self.now()
 
     def set(self, when: datetime, freeze: bool = False) -> datetime:
@@ -54,7 +73,13 @@ class SystemClock:
         else:
             self._frozen = None
             self._offset = stamp - time.time()
+        self._moved()
         return self.now()
+
+
+def _wake(sleeper: asyncio.Future[None]) -> None:
+    if not sleeper.done():
+        sleeper.set_result(None)
 
 
 def in_seconds(clock: Clock, seconds: float) -> datetime:

@@ -37,6 +37,11 @@ class EngineConfig:
     reconcile_every: float | None = 300.0
     """Seconds (of the engine clock) between reconciliations from QBO CDC and Canopy's feed."""
     request_timeout: float = 30.0
+    qbo_pacing: bool = True
+    """Hold QBO requests to the realm's limits (10 a second, 500 a minute, 40 batches a minute)
+    instead of learning them from 429s."""
+    qbo_pace_margin: float = 0.05
+    """Seconds added to each pacing window, for clocks that disagree a little."""
 
     def with_public_url(self, url: str) -> EngineConfig:
         from dataclasses import replace
@@ -70,6 +75,10 @@ def add_arguments(p: argparse.ArgumentParser, server: bool = True) -> None:
     p.add_argument("--clock-control", action="store_true", help="mount POST /_engine/clock (test harnesses)")
     p.add_argument("--backoff-base", type=float, default=None, help="first retry wait in seconds")
     p.add_argument("--backoff-attempts", type=int, default=None)
+    p.add_argument("--no-qbo-pacing", dest="qbo_pacing", action="store_false",
+                   help="send QBO requests at once and learn its limits from 429s")
+    p.add_argument("--qbo-pace-margin", type=float, default=0.05,
+                   help="seconds added to each QBO pacing window (default 0.05)")
     p.add_argument("--reconcile-every", type=float, default=300.0,
                    help="seconds between reconciliations (CDC, change feed); 0 turns the schedule off")
 
@@ -96,4 +105,5 @@ def from_args(args: argparse.Namespace) -> EngineConfig:
         qbo_client_secret=env_or(args, "qbo_client_secret", "engine-secret") or "engine-secret",
         qbo_verifier_token=env_or(args, "qbo_verifier_token"), public_url=env_or(args, "public_url"),
         token_key=env_or(args, "token_key"), clock_control=args.clock_control, backoff=backoff,
-        reconcile_every=args.reconcile_every or None)
+        reconcile_every=args.reconcile_every or None, qbo_pacing=args.qbo_pacing,
+        qbo_pace_margin=max(0.0, args.qbo_pace_margin))

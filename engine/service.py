@@ -25,6 +25,7 @@ from engine.clients import (
     AuthRefused,
     BatchOp,
     CanopyClient,
+    Pacer,
     QboClient,
     QboOAuth,
     RetryPolicy,
@@ -112,6 +113,7 @@ class Engine:
         self.jobs = Jobs(store, clock)
         self._locks: dict[str, asyncio.Lock] = {}
         self._token_locks: dict[int, asyncio.Lock] = {}
+        self._pacers: dict[str, Pacer] = {}
         self.worker: Any = None
         """The in-process worker `serve` runs (None in a process that only serves the API)."""
 
@@ -127,7 +129,17 @@ class Engine:
         tokens = StoredTokens(self.store, conn.id, self.oauth, self.clock,
                               on_refused=lambda exc: self.refused(conn.id, exc),
                               lock=self._token_locks.setdefault(conn.id, asyncio.Lock()))
-        return QboClient(self.http, self.config.qbo_url, conn.realm_id, tokens, self.policy, stats=stats)
+        return QboClient(self.http, self.config.qbo_url, conn.realm_id, tokens, self.policy, stats=stats,
+                         pacer=self.pacer(conn.realm_id))
+
+    def pacer(self, realm_id: str) -> Pacer | None:
+        """The realm's one pacer in this process: QBO counts its limits per realm, whichever
+        firm's connection or job sends (None when pacing is off)."""
+        if not self.config.qbo_pacing:
+            return None
+        if realm_id not in self._pacers:
+            self._pacers[realm_id] = Pacer(self.clock, margin=self.config.qbo_pace_margin)
+        return self._pacers[realm_id]
 
     def canopy_for(self, conn: Any, stats: Counter[str] | None = None) -> CanopyClient:
         token = self.store.canopy_credentials(conn.id).token

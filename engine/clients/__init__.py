@@ -17,6 +17,7 @@ from .errors import (
     UpstreamError,
     ValidationFailed,
 )
+from .pacing import Pacer, Rate
 from .qbo import (
     MAX_BATCH,
     MAX_PAGE,
@@ -47,8 +48,10 @@ __all__ = [
     "Duplicate",
     "Forbidden",
     "NotFound",
+    "Pacer",
     "QboClient",
     "QboOAuth",
+    "Rate",
     "RetryPolicy",
     "ServerError",
     "StaleObject",

@@ -52,7 +52,7 @@ from sim.demo.servers import start_engine as launch
 from . import flows
 from .engine import Engine, job_result
 from .http import Http, ok_json
-from .servers import ENGINE_APP, ROOT, Servers
+from .servers import ENGINE_APP, ROOT, UNPACED, Servers
 from .tenants import Tenant, seed_tenant
 
 SCENARIO = "invoices_linked_and_held"
@@ -303,6 +303,8 @@ class OwnEngine:
     db_url: str | None = None
     app: EngineApp = field(default_factory=lambda: EngineApp(client_id=f"faults-engine-{secrets.token_hex(4)}"))
     extra: tuple[str, ...] = ()
+    paced: bool = False
+    """Pace QBO requests to the real limits (only where the fake QBO enforces them)."""
     token_key: str = ""
     process: EngineProcess | None = None
     port: int | None = None
@@ -312,7 +314,8 @@ class OwnEngine:
         if not self.token_key:  # a Fernet key, as `--token-key` expects (the harness never imports the engine)
             self.token_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         # `--token-key=KEY`: a key may start with "-", which argparse would take for an option
-        return [f"--token-key={self.token_key}", *(["--db", self.db_url] if self.db_url else []), *self.extra]
+        return [f"--token-key={self.token_key}", *(["--db", self.db_url] if self.db_url else []),
+                *(() if self.paced else UNPACED), *self.extra]
 
     def start(self) -> str:
         extra = (*self._flags(), *(("--port", str(self.port)) if self.port else ()))

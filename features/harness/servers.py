@@ -21,11 +21,14 @@ CHECKER_CLIENT_SECRET = "features-checker-secret"
 CHECKER_REDIRECT = "http://127.0.0.1:9/features-checker"
 """The harness's own QBO app: it reads a company through QBO's public API to check outcomes."""
 STARTUP_TIMEOUT = 30.0
+UNPACED = ("--no-qbo-pacing",)
+"""The harness's fake QBO runs with its throttles off, so its engines do not pace their QBO
+requests to the real limits (which would slow every test for nothing)."""
 
 
 def start_engine(qbo_url: str, canopy_url: str, workdir: Path, timeout: float = STARTUP_TIMEOUT) -> EngineProcess:
     """The engine on a free port, with the harness's QBO app (the demo's launcher, shared)."""
-    return launch(qbo_url, canopy_url, workdir, ENGINE_APP, timeout=timeout)
+    return launch(qbo_url, canopy_url, workdir, ENGINE_APP, extra=UNPACED, timeout=timeout)
 
 
 @dataclass
