@@ -28,6 +28,9 @@ the connection dropped after the write); 1 worker on firms seeded with `invoices
 (6 held invoices each: context); one firm under QBO's real throttles (500 a minute per realm, 10
 a second per realm and app) with every clock moved forward together (4x wall time, or
 `BENCH_WARP`), against the least time those limits allow for the QBO calls the engine made.
+Only that run's engine paces its QBO requests to the limits (D-58); the others, against a QBO
+without throttles, run with `--no-qbo-pacing`. `BENCH_PACE_FLAGS` adds engine flags to every
+run (`--no-qbo-pacing` shows the throttle run learning the limits from 429s instead).
 End states are compared as R21's canonical projection: all firms of one world must end the same.
 
 Targets: >= 200 events/s with one worker; p99 < 500 ms without faults; 2 workers lose nothing,
