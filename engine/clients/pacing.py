@@ -42,6 +42,7 @@ QBO_BATCHES = (Rate(40, 60.0),)
 DEFAULT_MARGIN = 0.05
 """Seconds added to every window."""
 
+
 def wait_before_next(ends: Sequence[float], in_flight: int, rates: Sequence[Rate], now: float,
                      margin: float = 0.0) -> float:
     """Seconds from `now` until one more request fits every rate: 0 when it fits now, inf when
