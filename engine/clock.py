@@ -37,11 +37,11 @@ class SystemClock:
 
         A sleeper wakes at each `advance` or `set` and checks again, so a harness that runs the
         clock fast (moving it every few milliseconds) gets waits as long as asked on this clock,
-        not rounded up to a polling step.
+        not rounded up to a polling step. A clock set back does not stretch a wait under way.
         """
         target = self.timestamp() + max(0.0, seconds)
         loop = asyncio.get_running_loop()
-        while (left := target - self.timestamp()) > 0:
+        while (left := target - (before := self.timestamp())) > 0:
             moved: asyncio.Future[None] = loop.create_future()
             timer = loop.call_later(left, _wake, moved)
             self._sleepers.add(moved)
@@ -50,6 +50,9 @@ class SystemClock:
             finally:
                 timer.cancel()
                 self._sleepers.discard(moved)
+            back = before - self.timestamp()
+            if back > 0:  # the clock was set back: what was left of the wait is still left
+                target -= back
 
     def _moved(self) -> None:
         for sleeper in list(self._sleepers):

@@ -21,7 +21,7 @@ import asyncio
 import math
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 
 from ..clock import Clock
@@ -82,6 +82,9 @@ class Pacer:
         self._batches = _Lane(batches)
         self._turn = asyncio.Lock()
         """One request at a time chooses its moment, in the order they asked."""
+        self._batch_turn = asyncio.Lock()
+        """Batches first wait for batch room here, so a batch held by its minute's limit
+        does not hold up the realm's other requests."""
         self._ended = asyncio.Event()
         self.held = 0
         """Requests that had to wait, in all."""
@@ -89,25 +92,32 @@ class Pacer:
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
+    async def _room(self, lanes: tuple[_Lane, ...]) -> bool:
+        """Wait until every lane has room; whether that took any waiting."""
+        for lane in lanes:
+            if lane.ends and lane.ends[-1] > self._now():  # the clock was set back
+                lane.ends.clear()
+        waited = False
+        while (wait := max(lane.wait(self._now(), self.margin) for lane in lanes)) > 0:
+            waited = True
+            if math.isinf(wait):
+                self._ended.clear()
+                await self._ended.wait()
+            else:
+                await self.clock.sleep(wait)
+        return waited
+
     @asynccontextmanager
     async def turn(self, batch: bool = False) -> AsyncIterator[None]:
         """Around one request: enter when it may be sent, leave once its answer is read."""
         lanes = (self._requests, self._batches) if batch else (self._requests,)
-        async with self._turn:
-            for lane in lanes:
-                if lane.ends and lane.ends[-1] > self._now():  # the clock was set back
-                    lane.ends.clear()
-            waited = False
-            while (wait := max(lane.wait(self._now(), self.margin) for lane in lanes)) > 0:
-                waited = True
-                if math.isinf(wait):
-                    self._ended.clear()
-                    await self._ended.wait()
-                else:
-                    await self.clock.sleep(wait)
-            self.held += waited
-            for lane in lanes:
-                lane.in_flight += 1
+        async with self._batch_turn if batch else nullcontext():
+            waited = await self._room((self._batches,)) if batch else False
+            async with self._turn:  # (the batch lane still has room: only batches use it)
+                waited = await self._room(lanes) or waited
+                self.held += waited
+                for lane in lanes:
+                    lane.in_flight += 1
         try:
             yield
         finally:

@@ -49,3 +49,16 @@ async def test_a_cancelled_sleeper_leaves_nothing_behind() -> None:
     await _turns()
     assert sleeper.cancelled() and not clock._sleepers
     await asyncio.wait_for(clock.sleep(0.01), 5)
+
+
+async def test_a_clock_set_back_does_not_stretch_a_wait_under_way() -> None:
+    clock = SystemClock()
+    clock.set(datetime(2026, 3, 1, 12, tzinfo=UTC), freeze=True)
+    sleeper = asyncio.create_task(clock.sleep(1.0))
+    await _turns()
+    clock.set(datetime(2026, 3, 1, 11, 30, tzinfo=UTC), freeze=True)
+    await _turns()
+    assert not sleeper.done()
+    clock.advance(1.0)  # the second it had left, on the clock as it now is
+    await _turns()
+    assert sleeper.done()

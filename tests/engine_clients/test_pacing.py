@@ -108,3 +108,43 @@ async def test_batches_are_paced_by_their_own_limit_as_well(qbo: Qbo) -> None:
         assert results[0].ok
     assert client.stats["batch"] == 3 and client.stats["retries"] == 0
     assert clock.slept == pytest.approx(60.0)
+
+
+class HandClock:
+    """A clock only the test moves; sleepers wait until it has moved far enough."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        self._moved = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self.at
+
+    async def sleep(self, seconds: float) -> None:
+        target = self.at + timedelta(seconds=seconds)
+        while self.at < target:
+            self._moved.clear()
+            await self._moved.wait()
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+        self._moved.set()
+
+
+async def test_a_batch_held_by_its_minutes_limit_does_not_hold_up_other_requests() -> None:
+    clock = HandClock()
+    pacer = Pacer(clock, requests=PER_SECOND, batches=(Rate(1, 60.0),), margin=0.0)
+    async with pacer.turn(batch=True):
+        pass
+    second_batch = asyncio.create_task(_enter(pacer, batch=True))
+    await asyncio.sleep(0.01)
+    assert not second_batch.done()
+    await asyncio.wait_for(_enter(pacer), 5)  # a read goes out at once beside the waiting batch
+    clock.advance(60.0)
+    await asyncio.wait_for(second_batch, 5)
+    assert pacer.held == 1
+
+
+async def _enter(pacer: Pacer, batch: bool = False) -> None:
+    async with pacer.turn(batch=batch):
+        pass
