@@ -9,6 +9,8 @@ import argparse
 import os
 from dataclasses import dataclass, field
 
+from engine.clients.pacing import DEFAULT_MARGIN
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -40,7 +42,7 @@ class EngineConfig:
     qbo_pacing: bool = True
     """Hold QBO requests to the realm's limits (10 a second, 500 a minute, 40 batches a minute)
     instead of learning them from 429s."""
-    qbo_pace_margin: float = 0.05
+    qbo_pace_margin: float = DEFAULT_MARGIN
     """Seconds added to each pacing window, for clocks that disagree a little."""
 
     def with_public_url(self, url: str) -> EngineConfig:
@@ -77,8 +79,8 @@ def add_arguments(p: argparse.ArgumentParser, server: bool = True) -> None:
     p.add_argument("--backoff-attempts", type=int, default=None)
     p.add_argument("--no-qbo-pacing", dest="qbo_pacing", action="store_false",
                    help="send QBO requests at once and learn its limits from 429s")
-    p.add_argument("--qbo-pace-margin", type=float, default=0.05,
-                   help="seconds added to each QBO pacing window (default 0.05)")
+    p.add_argument("--qbo-pace-margin", type=float, default=None,
+                   help=f"seconds added to each QBO pacing window (default {DEFAULT_MARGIN:g})")
     p.add_argument("--reconcile-every", type=float, default=300.0,
                    help="seconds between reconciliations (CDC, change feed); 0 turns the schedule off")
 
@@ -106,4 +108,4 @@ def from_args(args: argparse.Namespace) -> EngineConfig:
         qbo_verifier_token=env_or(args, "qbo_verifier_token"), public_url=env_or(args, "public_url"),
         token_key=env_or(args, "token_key"), clock_control=args.clock_control, backoff=backoff,
         reconcile_every=args.reconcile_every or None, qbo_pacing=args.qbo_pacing,
-        qbo_pace_margin=max(0.0, args.qbo_pace_margin))
+        qbo_pace_margin=DEFAULT_MARGIN if args.qbo_pace_margin is None else max(0.0, args.qbo_pace_margin))
