@@ -68,7 +68,17 @@ class _Lane:
         self.in_flight = 0
 
     def wait(self, now: float, margin: float) -> float:
+        if self.ends and self.ends[-1] > now:  # the clock was set back: what it counted is void
+            self.ends.clear()
         return wait_before_next(self.ends, self.in_flight, self.rates, now, margin)
+
+    def done(self, end: float) -> None:
+        """A request's answer is read: it counts from `end`, kept in order (ends before a clock
+        set back while it was in flight are void)."""
+        self.in_flight -= 1
+        if self.ends and end < self.ends[-1]:
+            self.ends.clear()
+        self.ends.append(end)
 
 
 class Pacer:
@@ -94,9 +104,6 @@ class Pacer:
 
     async def _room(self, lanes: tuple[_Lane, ...]) -> bool:
         """Wait until every lane has room; whether that took any waiting."""
-        for lane in lanes:
-            if lane.ends and lane.ends[-1] > self._now():  # the clock was set back
-                lane.ends.clear()
         waited = False
         while (wait := max(lane.wait(self._now(), self.margin) for lane in lanes)) > 0:
             waited = True
@@ -123,6 +130,5 @@ class Pacer:
         finally:
             end = self._now()
             for lane in lanes:
-                lane.in_flight -= 1
-                lane.ends.append(end)
+                lane.done(end)
             self._ended.set()

@@ -130,6 +130,10 @@ class HandClock:
         self.at += timedelta(seconds=seconds)
         self._moved.set()
 
+    def set_back(self, seconds: float) -> None:
+        self.at -= timedelta(seconds=seconds)
+        self._moved.set()
+
 
 async def test_a_batch_held_by_its_minutes_limit_does_not_hold_up_other_requests() -> None:
     clock = HandClock()
@@ -148,3 +152,25 @@ async def test_a_batch_held_by_its_minutes_limit_does_not_hold_up_other_requests
 async def _enter(pacer: Pacer, batch: bool = False) -> None:
     async with pacer.turn(batch=batch):
         pass
+
+
+async def test_a_clock_set_back_while_requests_are_in_flight_holds_nothing_up() -> None:
+    clock = HandClock()
+    pacer = Pacer(clock, requests=PER_SECOND, margin=0.0)
+    answers = [asyncio.Event() for _ in range(10)]
+
+    async def request(answered: asyncio.Event) -> None:
+        async with pacer.turn():
+            await answered.wait()
+
+    sent = [asyncio.create_task(request(a)) for a in answers]
+    await asyncio.sleep(0.01)
+    for a in answers[:5]:  # five answered before the clock is set back, five after
+        a.set()
+    await asyncio.sleep(0.01)
+    clock.set_back(30.0)
+    for a in answers[5:]:
+        a.set()
+    await asyncio.gather(*sent)
+    await asyncio.wait_for(_enter(pacer), 5)  # the ends before the set-back count no more
+    assert pacer.held == 0
